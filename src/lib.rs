@@ -1,0 +1,10 @@
+//! rnc compiles neural networks onto RRAM crossbar compute-in-memory accelerators.
+//!
+//! The pipeline, one module per stage, data flowing one way:
+//! [`network`] → [`partition`] → duplicate → pack → simulate → [`report`],
+//! with the hardware model feeding per-tile latencies. See `ARCHITECTURE.md`.
+
+pub mod error;
+pub mod network;
+pub mod partition;
+pub mod report;
