@@ -4,6 +4,7 @@
 //! [`network`] → [`partition`] → duplicate → pack → simulate → [`report`],
 //! with the hardware model feeding per-tile latencies. See `ARCHITECTURE.md`.
 
+pub mod accuracy;
 pub mod error;
 pub mod network;
 pub mod partition;
