@@ -9,3 +9,4 @@ pub mod error;
 pub mod network;
 pub mod partition;
 pub mod report;
+pub mod search;

@@ -3,6 +3,10 @@
 //! Every source implements [`AccuracySource`]; the search asks for a whole generation at
 //! once so sources that batch (an external GPU pipeline, a predictor) can.
 
+pub mod external;
+
+pub use external::ExternalEvaluator;
+
 use crate::network::ofa::Genome;
 
 /// One candidate to score: a search-wide unique id and its genome.

@@ -1,6 +1,7 @@
 //! Command definitions and dispatch.
 
 mod inspect;
+mod search;
 
 use clap::{Args, Parser, Subcommand};
 use rnc::network::{Network, ofa::Genome, zoo};
@@ -20,11 +21,14 @@ pub struct Cli {
 pub enum Command {
     /// Print a network's weight layers, their boxes and tiles, and the area lower bound.
     Inspect(inspect::InspectArgs),
+    /// Search OFA MobileNetV3-small subnets for accuracy and speed-up on a crossbar budget (NSGA-II).
+    Search(search::SearchArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Inspect(a) => inspect::run(a),
+        Command::Search(a) => search::run(a),
     }
 }
 

@@ -1,0 +1,174 @@
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use rnc::accuracy::{AccuracySource, ExternalEvaluator, NoAccuracy};
+use rnc::search::{self, GenerationReport, HwObjective, PartitionStandIn, Progress, SearchConfig};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    /// Crossbar budget: how many crossbars the accelerator has.
+    #[arg(long, value_name = "N")]
+    pub budget: usize,
+    /// Population size.
+    #[arg(long, default_value_t = 50, value_name = "P")]
+    pub population: usize,
+    /// Generations after the initial population.
+    #[arg(long, default_value_t = 100, value_name = "G")]
+    pub generations: usize,
+    /// Accuracy source: none (hardware-only, single objective), external:CMD (a command
+    /// answering JSON lines, see examples/evaluator.py), predictor or supernet.
+    #[arg(long, default_value = "none", value_name = "SOURCE")]
+    pub accuracy: String,
+    /// Input image side in pixels (square input).
+    #[arg(long, default_value_t = 64, value_name = "PIXELS")]
+    pub input: usize,
+    /// Output folder (evolution.csv, pareto.json, checkpoint.json).
+    #[arg(long, default_value = "rnc-search", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Random seed: the same seed and settings give the same result.
+    #[arg(long, default_value_t = 1, value_name = "S")]
+    pub seed: u64,
+    /// Continue the search in --out from its checkpoint (--generations may be raised).
+    #[arg(long)]
+    pub resume: bool,
+    /// Seconds to wait for each answer of an external evaluator.
+    #[arg(long, default_value_t = 1800.0, value_name = "SECS")]
+    pub eval_timeout: f64,
+}
+
+/// Classes of the OFA search space's classifier (SPEC §10).
+const CLASSES: usize = 10;
+
+fn accuracy_source(a: &SearchArgs) -> anyhow::Result<Box<dyn AccuracySource>> {
+    let spec = a.accuracy.trim();
+    if let Some(cmd) = spec.strip_prefix("external:") {
+        if !(a.eval_timeout.is_finite() && a.eval_timeout > 0.0 && a.eval_timeout <= 1e9) {
+            anyhow::bail!(
+                "--eval-timeout must be a positive number of seconds (got {})",
+                a.eval_timeout
+            );
+        }
+        let log = Some(a.out.join("evaluator.log"));
+        return Ok(Box::new(ExternalEvaluator::new(
+            cmd,
+            Duration::from_secs_f64(a.eval_timeout),
+            log,
+        )?));
+    }
+    match spec {
+        "none" => Ok(Box::new(NoAccuracy)),
+        "predictor" | "supernet" => anyhow::bail!(
+            "--accuracy {spec}: not available in this build yet; use --accuracy none or external:CMD"
+        ),
+        _ => anyhow::bail!(
+            "--accuracy '{spec}': unknown source; expected none, external:CMD, predictor or supernet"
+        ),
+    }
+}
+
+/// A bar over generations showing the front size and best values (hidden when stderr is
+/// not a terminal).
+struct Bar(ProgressBar);
+
+impl Progress for Bar {
+    fn start(&mut self, done: usize, generations: usize, hardware_only: bool) {
+        self.0.set_length(generations as u64 + 1);
+        self.0.set_position(done as u64);
+        if hardware_only {
+            self.0.set_message("hardware-only (no accuracy objective)");
+        }
+    }
+
+    fn generation(&mut self, r: &GenerationReport) {
+        let speed = r.best_speedup.map_or("-".into(), |s| format!("{s:.2}x"));
+        let msg = if r.hardware_only {
+            format!("hardware-only: best speed-up {speed}")
+        } else {
+            let acc = r.best_accuracy.map_or("-".into(), |a| format!("{a:.4}"));
+            format!(
+                "front {} | best speed-up {speed} | best accuracy {acc}",
+                r.front_size
+            )
+        };
+        self.0.set_position(r.generation as u64 + 1);
+        self.0.set_message(msg);
+    }
+}
+
+pub fn run(a: SearchArgs) -> anyhow::Result<()> {
+    let mut acc = accuracy_source(&a)?;
+    // STAND-IN until the compiler/simulator lands: partition-only hardware estimate.
+    let hw =
+        PartitionStandIn::new(a.budget, a.input).map_err(|e| anyhow::anyhow!("--input {}: {e}", a.input))?;
+    eprintln!(
+        "note: hardware objective is a partition-only stand-in (no packing, no contention); speed-ups are indicative"
+    );
+    let hardware_only = !acc.is_real();
+    if hardware_only {
+        println!(
+            "accuracy: none - hardware-only search with one objective (speed-up); no accuracy is estimated"
+        );
+    }
+    let cfg = SearchConfig {
+        seed: a.seed,
+        budget: a.budget,
+        input: a.input,
+        classes: CLASSES,
+        population: a.population,
+        generations: a.generations,
+        out: a.out.clone(),
+        resume: a.resume,
+    };
+    let bar = ProgressBar::new(a.generations as u64 + 1);
+    bar.set_style(
+        ProgressStyle::with_template("gen {pos}/{len} [{bar:30}] {elapsed} {msg}")
+            .map_err(|e| anyhow::anyhow!(rnc::error::Internal(format!("progress style: {e}"))))?
+            .progress_chars("=> "),
+    );
+    let mut progress = Bar(bar);
+    let result = search::run(&cfg, &hw as &dyn HwObjective, acc.as_mut(), &mut progress);
+    progress.0.finish_and_clear();
+    let s = result?;
+    let r = &s.last;
+    let resumed = s
+        .resumed_after
+        .map(|g| format!(" (resumed after generation {g})"))
+        .unwrap_or_default();
+    println!(
+        "search finished: generation {} of {}{resumed}",
+        r.generation, r.generations
+    );
+    if hardware_only {
+        println!("  accuracy: none (single objective: speed-up)");
+    } else {
+        println!("  accuracy: {}", acc.name());
+    }
+    match r.best_speedup {
+        None => println!(
+            "  no candidate fits the budget of {} crossbars: the front is empty",
+            a.budget
+        ),
+        Some(sp) => {
+            let best_acc = r
+                .best_accuracy
+                .map_or(String::new(), |x| format!(", best accuracy {x:.4}"));
+            println!(
+                "  front: {} candidate(s), best speed-up {sp:.3}x{best_acc}",
+                r.front_size
+            );
+        }
+    }
+    println!(
+        "  evaluations: {} hardware ({} cache hits), {} accuracy; {:.1} s",
+        r.hw_evaluations,
+        r.cache_hits,
+        s.accuracy_evaluations,
+        s.elapsed.as_secs_f64()
+    );
+    println!(
+        "  outputs: {}/pareto.json, evolution.csv, checkpoint.json",
+        s.out.display()
+    );
+    Ok(())
+}

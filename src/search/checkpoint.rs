@@ -1,0 +1,124 @@
+//! The search checkpoint: everything needed to continue a run exactly (settings, population,
+//! RNG state, evaluation cache, ids, counters), written atomically after every generation.
+//! The history of candidates lives in `evolution.csv`, written (atomically) just before the
+//! checkpoint; a resume keeps its rows up to the checkpoint's generation and checks them.
+
+use super::{Member, Outcome};
+use crate::network::ofa::Genome;
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Version of the checkpoint layout; bumped when it changes incompatibly.
+pub const FORMAT: u32 = 1;
+
+/// What defines a search: a checkpoint only continues under identical settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    pub seed: u64,
+    pub budget: usize,
+    pub input: usize,
+    pub classes: usize,
+    pub population: usize,
+    pub mutation_rate: f64,
+    /// Accuracy source name, e.g. `none` or `external:./eval.py`.
+    pub accuracy: String,
+    /// The hardware objective's baseline description.
+    pub baseline: serde_json::Value,
+}
+
+impl Settings {
+    /// The first setting that differs, phrased for the user, or `None`.
+    pub fn difference(&self, now: &Settings) -> Option<String> {
+        let fields: [(&str, String, String); 7] = [
+            ("--seed", self.seed.to_string(), now.seed.to_string()),
+            ("--budget", self.budget.to_string(), now.budget.to_string()),
+            ("--input", self.input.to_string(), now.input.to_string()),
+            ("classes", self.classes.to_string(), now.classes.to_string()),
+            (
+                "--population",
+                self.population.to_string(),
+                now.population.to_string(),
+            ),
+            (
+                "mutation rate",
+                self.mutation_rate.to_string(),
+                now.mutation_rate.to_string(),
+            ),
+            ("--accuracy", self.accuracy.clone(), now.accuracy.clone()),
+        ];
+        for (name, was, is) in fields {
+            if was != is {
+                return Some(format!("{name} is {was} in the checkpoint but {is} now"));
+            }
+        }
+        if self.baseline != now.baseline {
+            return Some(format!(
+                "the hardware baseline differs (checkpoint: {}; now: {})",
+                self.baseline, now.baseline
+            ));
+        }
+        None
+    }
+}
+
+/// One cache entry: a canonical genome and its outcome.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CacheEntry {
+    pub genome: Genome,
+    pub outcome: Outcome,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub format: u32,
+    pub settings: Settings,
+    /// Last completed generation (0 = the initial population).
+    pub generation: usize,
+    pub rng: [u64; 4],
+    pub next_id: u64,
+    pub hw_evaluations: u64,
+    pub accuracy_evaluations: u64,
+    pub cache_hits: u64,
+    pub population: Vec<Member>,
+    pub cache: Vec<CacheEntry>,
+}
+
+impl Checkpoint {
+    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        let text = serde_json::to_vec(self).context("cannot serialise the checkpoint")?;
+        crate::error::write_atomic(path, &text)
+    }
+
+    /// Reads and sanity-checks a checkpoint (a damaged or edited file is a clear error).
+    pub fn load(path: &Path) -> anyhow::Result<Checkpoint> {
+        let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let cp: Checkpoint = serde_json::from_slice(&text)
+            .with_context(|| format!("{} is not an rnc search checkpoint", path.display()))?;
+        let bad = |why: String| anyhow::anyhow!("{} is damaged: {why}", path.display());
+        if cp.format != FORMAT {
+            return Err(bad(format!(
+                "format {} (this rnc reads format {FORMAT})",
+                cp.format
+            )));
+        }
+        if cp.population.len() != cp.settings.population {
+            return Err(bad(format!(
+                "{} population members, settings say {}",
+                cp.population.len(),
+                cp.settings.population
+            )));
+        }
+        for m in &cp.population {
+            m.genome
+                .validate()
+                .map_err(|e| bad(format!("population member {}: {e}", m.id)))?;
+        }
+        for c in &cp.cache {
+            c.genome
+                .validate()
+                .map_err(|e| bad(format!("cache entry: {e}")))?;
+        }
+        Ok(cp)
+    }
+}
