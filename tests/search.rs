@@ -1,0 +1,409 @@
+//! `rnc search` as a user meets it: reproducibility, resume, external evaluators.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A fresh folder for one test.
+fn dir(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("search-tests")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn rnc(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rnc"));
+    c.args(args).env_remove("CRASH_FROM");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out: Output = c.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn search(out: &Path, extra: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let o = out.to_str().unwrap();
+    let mut args = vec!["search", "--budget", "168", "--out", o, "--seed", "11"];
+    args.extend_from_slice(extra);
+    rnc(&args, env)
+}
+
+fn read(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The outputs that must be byte-identical between equivalent runs.
+fn outputs(d: &Path) -> [Vec<u8>; 3] {
+    [
+        read(&d.join("evolution.csv")),
+        read(&d.join("pareto.json")),
+        read(&d.join("checkpoint.json")),
+    ]
+}
+
+/// A toy evaluator in POSIX sh: accuracy grows with the number of 7-kernels and 6-expands in
+/// the genome. With CRASH_FROM=n it prints to stderr and exits when asked for candidate id ≥ n.
+/// (Not awk: mawk buffers a pipe's input and would wait for more lines.)
+const SH_EVAL: &str = r#"external:while IFS= read -r l; do id=${l#*\"id\":}; id=${id%%,*}; if [ "$id" -ge "${CRASH_FROM:-999999}" ]; then echo 'boom: out of memory' >&2; exit 3; fi; n=$(printf %s "${l#*genome}" | tr -cd 76 | wc -c); printf '{"id":%s,"accuracy":0.%03d}\n' "$id" $((500 + 10 * n)); done"#;
+
+/// A shell evaluator answering `accuracy` for every candidate except the `skip`-th line
+/// (0 = none); it hangs when asked for candidate id ≥ `hang_from`.
+fn answer(accuracy: &str, skip: usize, hang_from: u64) -> String {
+    format!(
+        r#"c=0; while IFS= read -r l; do c=$((c+1)); id=${{l#*\"id\":}}; id=${{id%%,*}}; if [ $c -eq {skip} ]; then echo "skipping $id" >&2; continue; fi; if [ $id -ge {hang_from} ]; then echo 'stuck in data loader' >&2; sleep 30; fi; echo "{{\"id\":$id,\"accuracy\":{accuracy}}}"; done"#
+    )
+}
+
+/// The candidate id an error names first ("… candidate N …").
+fn named_candidate(err: &str) -> u64 {
+    let rest = &err[err.find("candidate ").unwrap_or_else(|| panic!("{err}")) + 10..];
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+fn checkpoint(d: &Path) -> serde_json::Value {
+    serde_json::from_slice(&read(&d.join("checkpoint.json"))).unwrap()
+}
+
+#[test]
+fn same_result_at_any_thread_count() {
+    for (name, acc) in [("none", "none"), ("awk", SH_EVAL)] {
+        let mut results = Vec::new();
+        for threads in ["1", "2", "8"] {
+            let d = dir(&format!("threads-{name}-{threads}"));
+            let args = ["--population", "12", "--generations", "4", "--accuracy", acc];
+            let (code, _, err) = search(&d, &args, &[("RAYON_NUM_THREADS", threads)]);
+            assert_eq!(code, 0, "{err}");
+            results.push(outputs(&d));
+        }
+        assert!(
+            results[0] == results[1] && results[1] == results[2],
+            "{name}: outputs differ"
+        );
+    }
+}
+
+#[test]
+fn resume_continues_exactly() {
+    let args = |g: &'static str| ["--population", "10", "--generations", g, "--accuracy", SH_EVAL];
+    let whole = dir("resume-whole");
+    let (code, _, err) = search(&whole, &args("5"), &[]);
+    assert_eq!(code, 0, "{err}");
+    // Stopped after generation 2, then continued to 5.
+    let parts = dir("resume-parts");
+    let (code, _, err) = search(&parts, &args("2"), &[]);
+    assert_eq!(code, 0, "{err}");
+    let mut more = args("5").to_vec();
+    more.push("--resume");
+    let (code, out, err) = search(&parts, &more, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("resumed after generation 2"), "{out}");
+    assert!(outputs(&whole) == outputs(&parts), "resumed run differs");
+}
+
+#[test]
+fn crash_mid_generation_keeps_checkpoint_and_resume_matches() {
+    let args = ["--population", "8", "--generations", "4", "--accuracy", SH_EVAL];
+    let whole = dir("crash-whole");
+    assert_eq!(search(&whole, &args, &[]).0, 0);
+    // The evaluator dies when asked about a candidate of generation 1 or later (ids ≥ 8).
+    let d = dir("crash");
+    let (code, _, err) = search(&d, &args, &[("CRASH_FROM", "8")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("exited (exit status: 3) before answering candidate"),
+        "{err}"
+    );
+    assert!(err.contains("boom: out of memory"), "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "{err}"
+    );
+    // The checkpoint and history are those of the last complete generation: the one before
+    // the failing candidate's.
+    let failed = named_candidate(&err);
+    let whole_csv = String::from_utf8(read(&whole.join("evolution.csv"))).unwrap();
+    let gen_of = |id: u64| -> u64 {
+        let row = whole_csv
+            .lines()
+            .find(|l| l.split(',').nth(1) == Some(&id.to_string()))
+            .unwrap();
+        row.split(',').next().unwrap().parse().unwrap()
+    };
+    let done = checkpoint(&d)["generation"].as_u64().unwrap();
+    assert_eq!(done + 1, gen_of(failed), "{err}");
+    let csv = String::from_utf8(read(&d.join("evolution.csv"))).unwrap();
+    assert!(whole_csv.starts_with(&csv));
+    assert!(
+        csv.lines()
+            .skip(1)
+            .all(|l| l.split(',').next().unwrap().parse::<u64>().unwrap() <= done)
+    );
+    assert_eq!(
+        csv.lines().count() as u64 - 1,
+        checkpoint(&d)["next_id"].as_u64().unwrap()
+    );
+    let mut resume = args.to_vec();
+    resume.push("--resume");
+    let (code, _, err) = search(&d, &resume, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(outputs(&whole) == outputs(&d), "resumed run differs");
+}
+
+#[test]
+fn killed_run_resumes_exactly() {
+    // A slow evaluator, so the kill lands mid-run; whatever generation it hits, the resumed
+    // run must end with the same files as an uninterrupted one.
+    let slow = r#"external:while IFS= read -r l; do sleep 0.02; id=${l#*\"id\":}; echo "{\"id\":${id%%,*},\"accuracy\":0.5}"; done"#;
+    let args = ["--population", "6", "--generations", "6", "--accuracy", slow];
+    let whole = dir("kill-whole");
+    assert_eq!(search(&whole, &args, &[]).0, 0);
+    let d = dir("kill");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rnc"));
+    cmd.args([
+        "search",
+        "--budget",
+        "168",
+        "--seed",
+        "11",
+        "--out",
+        d.to_str().unwrap(),
+    ])
+    .args(args)
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let t = std::time::Instant::now();
+    while !d.join("checkpoint.json").exists() && t.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        checkpoint(&d)["generation"].as_u64().unwrap() < 6,
+        "the kill came too late to test anything"
+    );
+    let mut resume = args.to_vec();
+    resume.push("--resume");
+    let (code, _, err) = search(&d, &resume, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(outputs(&whole) == outputs(&d), "resumed run differs");
+}
+
+#[test]
+fn kill_between_history_and_checkpoint_resumes_exactly() {
+    let args = |g: &'static str| ["--population", "8", "--generations", g, "--accuracy", SH_EVAL];
+    let whole = dir("between-whole");
+    assert_eq!(search(&whole, &args("3"), &[]).0, 0);
+    let d = dir("between");
+    assert_eq!(search(&d, &args("1"), &[]).0, 0);
+    let cp1 = read(&d.join("checkpoint.json"));
+    let mut more = args("2").to_vec();
+    more.push("--resume");
+    assert_eq!(search(&d, &more, &[]).0, 0);
+    // As if killed after writing generation 2's evolution.csv and pareto.json but before its
+    // checkpoint: the checkpoint says generation 1, the history has rows of generation 2.
+    std::fs::write(d.join("checkpoint.json"), &cp1).unwrap();
+    let mut more = args("3").to_vec();
+    more.push("--resume");
+    let (code, out, err) = search(&d, &more, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("resumed after generation 1"), "{out}");
+    assert!(outputs(&whole) == outputs(&d), "resumed run differs");
+    // The history is part of the state: without it there is no exact continuation.
+    std::fs::remove_file(d.join("evolution.csv")).unwrap();
+    let (code, _, err) = search(&d, &more, &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("evolution.csv"), "{err}");
+}
+
+#[test]
+fn resume_refuses_other_settings() {
+    let d = dir("refuse");
+    assert_eq!(search(&d, &["--population", "4", "--generations", "1"], &[]).0, 0);
+    let (code, _, err) = rnc(
+        &[
+            "search",
+            "--budget",
+            "170",
+            "--population",
+            "4",
+            "--seed",
+            "11",
+            "--out",
+            d.to_str().unwrap(),
+            "--resume",
+        ],
+        &[],
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--budget is 168 in the checkpoint but 170 now"),
+        "{err}"
+    );
+    let (code, _, err) = search(&d, &["--population", "5", "--resume"], &[]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--population is 4 in the checkpoint but 5 now"),
+        "{err}"
+    );
+    // Without --resume an existing search is not overwritten.
+    let before = outputs(&d);
+    let (code, _, err) = search(&d, &["--population", "4", "--generations", "1"], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("pass --resume"), "{err}");
+    assert!(before == outputs(&d));
+    let (code, _, err) = search(&dir("refuse-empty"), &["--resume"], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no ") && err.contains("checkpoint.json"), "{err}");
+}
+
+#[test]
+fn evaluator_failures_name_the_candidate() {
+    let base = ["--population", "4", "--generations", "2", "--eval-timeout", "0.5"];
+    let run = |name: &str, eval: &str| {
+        let d = dir(name);
+        let acc = format!("external:{eval}");
+        let mut args = base.to_vec();
+        args.extend(["--accuracy", acc.as_str()]);
+        let (code, _, err) = search(&d, &args, &[]);
+        (d, code, err)
+    };
+    // Junk on stdout at the first candidate: nothing is written.
+    let (d, code, err) = run("junk", "echo 'loading model...'; cat >/dev/null");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("printed 'loading model...'") && err.contains("candidate 0"),
+        "{err}"
+    );
+    assert!(!d.join("checkpoint.json").exists() && !d.join("evolution.csv").exists());
+    // Answers generation 0 (ids < 4), then hangs: timeout, last checkpoint intact.
+    let (d, code, err) = run("hang", &answer("0.5", 0, 4));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("gave no answer within 0.5 s"), "{err}");
+    assert!(err.contains("(genome {"), "{err}");
+    assert!(err.contains("stuck in data loader"), "{err}");
+    let cp = checkpoint(&d);
+    assert!(named_candidate(&err) >= cp["next_id"].as_u64().unwrap(), "{err}");
+    assert_eq!(
+        read(&d.join("evolution.csv"))
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count() as u64,
+        1 + cp["next_id"].as_u64().unwrap()
+    );
+    // Omits the third candidate's answer and waits: the missing id is named.
+    let (_, code, err) = run("omit", &answer("0.5", 3, 999_999));
+    assert_eq!(code, 2, "{err}");
+    let skipped = named_candidate(&err);
+    assert!(err.contains(&format!("skipping {skipped}")), "{err}");
+    assert!(
+        err.contains("no answer within 0.5 s (--eval-timeout) for candidate"),
+        "{err}"
+    );
+    // Percentages instead of fractions.
+    let (_, code, err) = run("pct", &answer("91", 0, 999_999));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("gave accuracy 91 for candidate 0"), "{err}");
+}
+
+#[test]
+fn hardware_only_run_says_so_and_keeps_the_best() {
+    let d = dir("none");
+    let (code, out, err) = search(&d, &["--population", "10", "--generations", "6"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("hardware-only search with one objective (speed-up)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("accuracy: none (single objective: speed-up)"),
+        "{out}"
+    );
+    let front: serde_json::Value = serde_json::from_slice(&read(&d.join("pareto.json"))).unwrap();
+    let front = front.as_array().unwrap();
+    assert!(!front.is_empty());
+    assert!(front.iter().all(|m| m["accuracy"].is_null()));
+    // Elitism: the front holds the best speed-up of every feasible candidate ever evaluated.
+    let csv = String::from_utf8(read(&d.join("evolution.csv"))).unwrap();
+    let mut rd = csv::Reader::from_reader(csv.as_bytes());
+    let mut best = 0.0f64;
+    let mut rows = 0;
+    for r in rd.records() {
+        let r = r.unwrap();
+        rows += 1;
+        assert!(r[4].is_empty(), "accuracy column must be empty without a source");
+        if &r[3] == "true" {
+            assert!(r[7].parse::<usize>().unwrap() <= 168);
+            best = best.max(r[5].parse().unwrap());
+        }
+    }
+    assert_eq!(rows, 10 * 7);
+    assert_eq!(front[0]["speedup"].as_f64().unwrap(), best);
+}
+
+#[test]
+fn bad_flags_are_clear_errors() {
+    let d = dir("flags");
+    let cases: [(&[&str], &str); 5] = [
+        (&["--accuracy", "predictor"], "not available in this build yet"),
+        (&["--accuracy", "oracle"], "unknown source"),
+        (&["--accuracy", "external:"], "needs a command"),
+        (
+            &["--accuracy", "external:cat", "--eval-timeout", "0"],
+            "--eval-timeout",
+        ),
+        (&["--input", "0"], "--input 0"),
+    ];
+    for (args, want) in cases {
+        let (code, _, err) = search(&d, args, &[]);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    let (code, _, err) = search(&d, &["--population", "1"], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--population must be at least 2"), "{err}");
+}
+
+#[test]
+fn example_python_evaluator_works() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("python3 not found: skipping the examples/evaluator.py test");
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/evaluator.py");
+    let acc = format!("external:python3 '{}'", script.display());
+    let d = dir("python");
+    let (code, out, err) = search(
+        &d,
+        &["--population", "8", "--generations", "3", "--accuracy", &acc],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("best accuracy"), "{out}");
+    let front: serde_json::Value = serde_json::from_slice(&read(&d.join("pareto.json"))).unwrap();
+    let front = front.as_array().unwrap();
+    assert!(!front.is_empty());
+    for (i, a) in front.iter().enumerate() {
+        let acc = a["accuracy"].as_f64().unwrap();
+        assert!((0.7..0.92).contains(&acc));
+        // A two-objective front: sorted by speed-up, accuracy must rise as speed-up falls,
+        // and no member dominates another.
+        for b in &front[i + 1..] {
+            assert!(b["speedup"].as_f64() <= a["speedup"].as_f64());
+            assert!(b["accuracy"].as_f64().unwrap() >= acc, "{a} dominates {b}");
+        }
+    }
+    let log = String::from_utf8(read(&d.join("evaluator.log"))).unwrap();
+    assert!(log.starts_with("evaluator ready"), "{log}");
+}
