@@ -5,7 +5,12 @@
 //! with the hardware model feeding per-tile latencies. See `ARCHITECTURE.md`.
 
 pub mod accuracy;
+pub mod compile;
+pub mod duplicate;
 pub mod error;
 pub mod network;
+pub mod pack;
 pub mod partition;
 pub mod report;
+pub mod rng;
+pub mod simulate;

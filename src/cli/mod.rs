@@ -1,5 +1,6 @@
 //! Command definitions and dispatch.
 
+mod compile;
 mod inspect;
 
 use clap::{Args, Parser, Subcommand};
@@ -20,11 +21,14 @@ pub struct Cli {
 pub enum Command {
     /// Print a network's weight layers, their boxes and tiles, and the area lower bound.
     Inspect(inspect::InspectArgs),
+    /// Compile a network onto a crossbar budget: duplicate, pack, simulate, compare with ISAAC-like.
+    Compile(compile::CompileArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Inspect(a) => inspect::run(a),
+        Command::Compile(a) => compile::run(a),
     }
 }
 
