@@ -319,10 +319,15 @@ fn iterations(e: Effort) -> usize {
     }
 }
 
-/// Contention-aware duplication and placement: for a target period P every layer gets the
-/// least copies reaching P, and tiles are packed so that no crossbar carries more than P of
-/// work per sample. P is searched downward; every feasible mapping met is simulated and the
-/// one with the lowest simulated latency wins.
+/// Contention-aware duplication and placement.
+///
+/// For a target period P every layer needs x_i(P) copies, and tiles are packed so that no
+/// crossbar carries more than P of work per sample (time is a third packing dimension).
+/// Latency over N samples is about Σ t_i + (N−1)·P, so beyond reaching P the spare area buys
+/// more copies where they cut Σ t_i most per cell: minimising Σ c_i/x_i under Σ a_i·x_i ≤ A
+/// gives x_i ∝ √(c_i/a_i), scaled by λ. The search finds the least feasible P, then for a few
+/// periods above it the largest λ that still packs; every feasible mapping met is simulated
+/// and the lowest simulated latency wins.
 fn contention_aware(
     part: &Partition,
     timings: &[LayerTiming],
@@ -330,44 +335,45 @@ fn contention_aware(
     opts: &CompileOptions,
 ) -> anyhow::Result<(Vec<u64>, Packing)> {
     let xbar = part.options.xbar;
-    let cap = if opts.find_solution {
-        usize::MAX
-    } else {
-        opts.budget
-    };
+    let cap = if opts.find_solution { usize::MAX } else { opts.budget };
     let budget_cells = opts.budget as u64 * xbar.cells();
     // Work conservation: the crossbar-time of layer i is at least Σ_tiles τ·cycles.
-    let work: f64 = timings
-        .iter()
-        .flat_map(|t| t.tiles.iter())
-        .map(|&(tau, c)| tau * c as f64)
-        .sum();
-    let attempt = |p: f64| -> Option<(Vec<u64>, Packing, f64)> {
-        let copies = duplicate::copies_for_period(timings, p)?;
+    let work: f64 = timings.iter().flat_map(|t| t.tiles.iter()).map(|&(tau, c)| tau * c as f64).sum();
+    let max_cycles: Vec<f64> = timings.iter().map(|t| t.max_copies() as f64).collect();
+    let attempt = |p: f64, lambda: f64| -> Option<(Vec<u64>, Packing, f64)> {
+        let mut copies = duplicate::copies_for_period(timings, p)?;
+        if lambda > 0.0 {
+            for (i, x) in copies.iter_mut().enumerate() {
+                let t = &timings[i];
+                let want = (lambda * max_cycles[i] / t.cells.max(1) as f64).sqrt().round() as u64;
+                *x = (*x).max(want.min(t.max_copies()));
+                // Each copy's tiles need distinct crossbars.
+                let per_copy = t.tiles.len() as u64;
+                if *x * per_copy > cap as u64 {
+                    *x = (cap as u64 / per_copy).max(1);
+                }
+            }
+            if copies.iter().zip(timings).any(|(&x, t)| t.time(x) > p) {
+                return None;
+            }
+        }
         if !opts.find_solution && duplicate::cells(timings, &copies) > budget_cells {
             return None;
         }
         let times: Vec<f64> = timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
         let it = items(part, &copies, &times);
-        let rules = Rules {
-            period_ns: Some(p),
-            ..opts.pack.rules
-        };
+        let rules = Rules { period_ns: Some(p), ..opts.pack.rules };
         let packing = pack::timed(&it, xbar, &rules, cap)?;
         let sim = run_sim(&it, &packing, &times, preds, opts.samples, false).ok()?;
         Some((copies, packing, sim.latency_ns))
     };
     let t1 = duplicate::period(timings, &vec![1; timings.len()]);
-    let lo0 = duplicate::min_period(timings).max(if opts.find_solution {
-        0.0
-    } else {
-        work / opts.budget as f64
-    });
+    let lo0 = duplicate::min_period(timings).max(if opts.find_solution { 0.0 } else { work / opts.budget as f64 });
     let mut hi = t1.max(lo0);
     let mut best: Option<(Vec<u64>, Packing, f64)> = None;
     // Find a feasible upper end: the time budget may need to exceed the slowest layer.
     for _ in 0..40 {
-        if let Some(r) = attempt(hi) {
+        if let Some(r) = attempt(hi, 0.0) {
             best = Some(r);
             break;
         }
@@ -375,30 +381,69 @@ fn contention_aware(
     }
     let Some(mut best) = best else {
         // Contention-aware packing impossible: fall back to the plain area duplication.
-        let pack_opts = PackOptions {
-            budget: if opts.find_solution {
-                None
-            } else {
-                Some(opts.budget)
-            },
-            ..opts.pack
-        };
+        let pack_opts = PackOptions { budget: if opts.find_solution { None } else { Some(opts.budget) }, ..opts.pack };
         return area(part, timings, &pack_opts, opts);
     };
+    let keep = |r: (Vec<u64>, Packing, f64), best: &mut (Vec<u64>, Packing, f64)| {
+        if r.2 < best.2 {
+            *best = r;
+        }
+    };
+    // 1. Least feasible period with the least copies.
     let mut lo = lo0.min(hi);
-    for _ in 0..iterations(opts.effort) {
+    let (p_iters, l_iters, periods): (usize, usize, &[f64]) = match opts.effort {
+        Effort::Fast => (8, 6, &[1.0, 1.3]),
+        Effort::Default => (16, 10, &[1.0, 1.1, 1.25, 1.5, 2.0]),
+        Effort::Max => (24, 14, &[1.0, 1.05, 1.1, 1.2, 1.3, 1.45, 1.6, 1.8, 2.0, 2.5]),
+    };
+    for _ in 0..p_iters {
         if hi - lo <= hi * 1e-3 {
             break;
         }
         let mid = 0.5 * (lo + hi);
-        match attempt(mid) {
+        match attempt(mid, 0.0) {
             Some(r) => {
                 hi = mid;
-                if r.2 < best.2 {
-                    best = r;
-                }
+                keep(r, &mut best);
             }
             None => lo = mid,
+        }
+    }
+    // 2. For periods at and above it, as many extra copies as still pack.
+    let p_min = hi;
+    for &f in periods {
+        let p = p_min * f;
+        // λ such that the copies would fill the budget's area if unconstrained.
+        let (mut l_lo, mut l_hi) = (0.0f64, 0.0f64);
+        let mut l = 1.0f64;
+        for _ in 0..60 {
+            match attempt(p, l) {
+                Some(r) => {
+                    l_lo = l;
+                    keep(r, &mut best);
+                    l *= 4.0;
+                }
+                None => {
+                    l_hi = l;
+                    break;
+                }
+            }
+        }
+        if l_hi == 0.0 {
+            continue;
+        }
+        for _ in 0..l_iters {
+            let mid = if l_lo == 0.0 { l_hi / 4.0 } else { (l_lo * l_hi).sqrt() };
+            if l_hi / mid.max(1e-300) < 1.02 {
+                break;
+            }
+            match attempt(p, mid) {
+                Some(r) => {
+                    l_lo = mid;
+                    keep(r, &mut best);
+                }
+                None => l_hi = mid,
+            }
         }
     }
     Ok((best.0, best.1))
