@@ -183,7 +183,10 @@ pub fn compile(net: &Network, tau: TileLatency, opts: &CompileOptions) -> anyhow
         }
         DuplicateMode::Reference => reference(&part, &timings, &pack_opts, opts)?,
         DuplicateMode::Area => area(&part, &timings, &pack_opts, opts)?,
-        DuplicateMode::Auto => contention_aware(&part, &timings, &preds, opts)?,
+        DuplicateMode::Auto => match staged(&part, &timings, &preds, opts)? {
+            Some(r) => r,
+            None => contention_aware(&part, &timings, &preds, opts)?,
+        },
     };
     finish(net, part, timings, copies, packing, &preds, opts)
 }
@@ -319,6 +322,58 @@ fn iterations(e: Effort) -> usize {
     }
 }
 
+/// Stage-based contention-aware mapping (see [`crate::optimize`]); None when the rules
+/// forbid neighbouring layers to share crossbars or no staging fits.
+fn staged(
+    part: &Partition,
+    timings: &[LayerTiming],
+    preds: &[Vec<usize>],
+    opts: &CompileOptions,
+) -> anyhow::Result<Option<(Vec<u64>, Packing)>> {
+    if opts.pack.rules.layer_threshold > 0 || opts.budget == 0 || std::env::var_os("RNC_NO_STAGES").is_some() {
+        return Ok(None);
+    }
+    let (stage_len, iters, factors): (usize, usize, &[f64]) = match opts.effort {
+        Effort::Fast => (12, 12, &[1.0]),
+        Effort::Default => (24, 22, &[1.0, 1.1, 1.25, 1.5]),
+        Effort::Max => (64, 30, &[1.0, 1.05, 1.1, 1.2, 1.3, 1.45, 1.6, 1.8, 2.0]),
+    };
+    let prob = crate::optimize::Problem {
+        part,
+        timings,
+        budget: opts.budget,
+        samples: opts.samples,
+        rules: Rules { layer_threshold: 0.min(opts.pack.rules.layer_threshold), ..opts.pack.rules },
+        max_stage_len: stage_len,
+    };
+    let mut hi: f64 = timings.iter().map(|t| t.time(1)).sum();
+    if prob.feasible(hi).is_none() {
+        return Ok(None);
+    }
+    let mut lo = duplicate::min_period(timings);
+    for _ in 0..iters {
+        if hi - lo <= hi * 1e-4 {
+            break;
+        }
+        let mid = 0.5 * (lo + hi);
+        if prob.feasible(mid).is_some() { hi = mid } else { lo = mid }
+    }
+    let mut best: Option<(Vec<u64>, Packing, f64)> = None;
+    for &f in factors {
+        let Some(fallback) = prob.feasible(hi * f) else { continue };
+        let mut stages: Vec<_> = fallback.iter().map(|(s, _)| *s).collect();
+        prob.spend_spare(&mut stages);
+        let Some((copies, packing)) = prob.realize(&stages, &fallback) else { continue };
+        let times: Vec<f64> = timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
+        let it = items(part, &copies, &times);
+        let sim = run_sim(&it, &packing, &times, preds, opts.samples, false)?;
+        if best.as_ref().is_none_or(|b| sim.latency_ns < b.2) {
+            best = Some((copies, packing, sim.latency_ns));
+        }
+    }
+    Ok(best.map(|(c, p, _)| (c, p)))
+}
+
 /// Contention-aware duplication and placement.
 ///
 /// For a target period P every layer needs x_i(P) copies, and tiles are packed so that no
@@ -363,9 +418,16 @@ fn contention_aware(
         let times: Vec<f64> = timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
         let it = items(part, &copies, &times);
         let rules = Rules { period_ns: Some(p), ..opts.pack.rules };
-        let packing = pack::timed(&it, xbar, &rules, cap)?;
-        let sim = run_sim(&it, &packing, &times, preds, opts.samples, false).ok()?;
-        Some((copies, packing, sim.latency_ns))
+        let mut best: Option<(Packing, f64)> = None;
+        for packer in [pack::strategies::local, pack::timed] {
+            let Some(packing) = packer(&it, xbar, &rules, cap) else { continue };
+            let sim = run_sim(&it, &packing, &times, preds, opts.samples, false).ok()?;
+            if best.as_ref().is_none_or(|b| sim.latency_ns < b.1) {
+                best = Some((packing, sim.latency_ns));
+            }
+        }
+        let (packing, lat) = best?;
+        Some((copies, packing, lat))
     };
     let t1 = duplicate::period(timings, &vec![1; timings.len()]);
     let lo0 = duplicate::min_period(timings).max(if opts.find_solution { 0.0 } else { work / opts.budget as f64 });

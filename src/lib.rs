@@ -9,6 +9,7 @@ pub mod compile;
 pub mod duplicate;
 pub mod error;
 pub mod network;
+pub mod optimize;
 pub mod pack;
 pub mod partition;
 pub mod report;

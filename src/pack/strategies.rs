@@ -415,3 +415,50 @@ pub fn timed(items: &[Item], xbar: Crossbar, rules: &Rules, cap: usize) -> Optio
         placements,
     })
 }
+
+/// Contention-aware, locality-first: items in execution order; each goes to the admitting
+/// crossbar that most recently received a layer (neighbouring layers of one sample run one
+/// after the other anyway, so sharing with them costs the pipeline least), ties by the
+/// tightest time fit, then best short side fit.
+pub fn local(items: &[Item], xbar: Crossbar, rules: &Rules, cap: usize) -> Option<Packing> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|&k| (items[k].layer, std::cmp::Reverse(items[k].cells()), k));
+    let mut bins: Vec<Bin> = Vec::new();
+    let mut placements = vec![Placement { crossbar: 0, x: 0, y: 0 }; items.len()];
+    for &k in &order {
+        let it = &items[k];
+        let mut best: Option<((usize, f64, usize, usize), usize, usize, usize)> = None;
+        for (b, bin) in bins.iter().enumerate() {
+            if !bin.admits(it, rules) {
+                continue;
+            }
+            if let Some((s, l, x, y)) = bin.best_fit(it) {
+                let last = bin.layers.last().copied().unwrap_or(0);
+                let score = (usize::MAX - last, -bin.time_after(it), s, l);
+                let better = match &best {
+                    None => true,
+                    Some((bs, ..)) => {
+                        score.0 < bs.0
+                            || score.0 == bs.0 && (score.1 < bs.1 || score.1 == bs.1 && (score.2, score.3) < (bs.2, bs.3))
+                    }
+                };
+                if better {
+                    best = Some((score, b, x, y));
+                }
+            }
+        }
+        let (b, x, y) = match best {
+            Some((_, b, x, y)) => (b, x, y),
+            None => {
+                if bins.len() >= cap {
+                    return None;
+                }
+                bins.push(Bin::new(xbar.rows, xbar.cols));
+                (bins.len() - 1, 0, 0)
+            }
+        };
+        bins[b].place(it, x, y);
+        placements[k] = Placement { crossbar: b as u32, x, y };
+    }
+    Some(Packing { xbar, crossbars: bins.len(), placements })
+}
