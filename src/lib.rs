@@ -6,6 +6,7 @@
 
 pub mod accuracy;
 pub mod error;
+pub mod hardware;
 pub mod network;
 pub mod partition;
 pub mod report;
