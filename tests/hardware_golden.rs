@@ -14,7 +14,9 @@ fn default_text() -> String {
 }
 
 /// variant → (overrides, mnsim_patched)
-fn variants() -> Vec<(String, Vec<(String, String)>, bool)> {
+type Variant = (String, Vec<(String, String)>, bool);
+
+fn variants() -> Vec<Variant> {
     let mut rd = csv::Reader::from_path(format!("{FIX}/mnsim_variants.csv")).unwrap();
     rd.records()
         .map(|r| {
@@ -58,7 +60,7 @@ impl Checker {
         };
         let e = self.max_rel.entry(name.to_string()).or_insert(0.0);
         *e = e.max(rel);
-        if !(rel <= tol) {
+        if rel.is_nan() || rel > tol {
             self.failures
                 .push(format!("{ctx} {name}: got {got:?}, MNSIM {want:?} (rel {rel:e})"));
         }

@@ -219,10 +219,10 @@ fn check_duplicates(text: &str, file: &str) -> Result<(), ConfigError> {
             continue;
         }
         let indent = raw.len() - raw.trim_start().len();
-        if line.starts_with('[') {
-            let name = line[1..]
+        if let Some(rest) = line.strip_prefix('[') {
+            let name = rest
                 .rfind(']')
-                .map(|e| line[1..1 + e].trim().to_string())
+                .map(|e| rest[..e].trim().to_string())
                 .unwrap_or_default();
             if let Some(first) = seen_sections.insert(name.clone(), line_no) {
                 return Err(ConfigError::Syntax {
