@@ -42,6 +42,10 @@ fn embedded_default_is_the_reference_file() {
     assert_eq!(a.params(), b.params());
     assert_eq!(a.derived(), b.derived());
     assert!(b.source().ends_with("mnsim_SimConfig.ini"));
+    assert_eq!(a.bits_per_cell(), 1);
+    let four = with_line("Device_Resistance", "Device_Resistance = 1e6, 1e5, 5e4, 1e4")
+        .replace("Device_Level = 2", "Device_Level = 4");
+    assert_eq!(HwConfig::parse(&four, "x").unwrap().bits_per_cell(), 2);
 }
 
 #[test]

@@ -330,6 +330,9 @@ fn count(ini: &RawIni, key: &str) -> Result<u64, ConfigError> {
     if n < 0 {
         return Err(v.error("must be 0 (default) or a positive count"));
     }
+    if n > 1 << 32 {
+        return Err(v.error("is too large (at most 4294967296)"));
+    }
     Ok(n as u64)
 }
 

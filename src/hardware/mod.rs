@@ -198,6 +198,13 @@ impl HwConfig {
         }
     }
 
+    /// Bits stored per cell, ⌊log2 Device_Level⌋ (MNSIM's `weight_bit`; 1 for the default
+    /// two-level device and for SRAM). 0 for a one-level device, which stores nothing.
+    pub fn bits_per_cell(&self) -> u32 {
+        let levels = self.params.device.levels.max(1) as u64;
+        63 - levels.leading_zeros()
+    }
+
     /// PE area, µm² (HWMODEL.md §4).
     pub fn area_um2(&self) -> f64 {
         self.derived.area.total

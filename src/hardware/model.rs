@@ -568,24 +568,25 @@ impl Derived {
         let n_p = ceil_div(bits, self.dac_bits);
         let n_r = ceil_div(rows, self.group_dac);
         let n_c = ceil_div(cols, self.sub_adc);
-        let m_int = (n_p as u128) * (n_r as u128) * (n_c as u128);
+        // u64 is exact for every realistic input; beyond 2^64 reads the count saturates.
+        let m_int = n_p.saturating_mul(n_r).saturating_mul(n_c);
         let m = m_int as f64;
         let t = self.digital_period;
         let xbar = m * self.xbar_read_latency;
         let dac = m * self.dac_unit_latency;
         let adc = m * self.adc_unit_latency;
         let computing = (dac + xbar) + adc;
-        let ireg = ((n_r as u128 * n_c as u128) as f64) * t + m * t;
+        let ireg = (n_r.saturating_mul(n_c) as f64) * t + m * t;
         let shiftreg = m * t;
         let input_demux = m * self.decoder_latency;
-        let adder = ((n_c as u128 * self.adder_levels as u128) as f64) * t;
+        let adder = (n_c.saturating_mul(self.adder_levels) as f64) * t;
         let output_mux = m * self.mux_latency;
         let oreg = n_c as f64 * t;
         let digital = ireg + shiftreg + input_demux + adder + output_mux + oreg;
         let buf_write = self.buffer_latency(indata);
         let buf_read = self.buffer_latency(rdata);
         LatencyBreakdown {
-            multiple_time: m_int.min(u64::MAX as u128) as u64,
+            multiple_time: m_int,
             total: ((buf_write + buf_read) + computing) + digital,
             computing,
             digital,
@@ -604,8 +605,12 @@ impl Derived {
     }
 
     /// ⌈bytes·8 / W_buf⌉ · 20 ns (an integer in the reference).
+    #[inline]
     fn buffer_latency(&self, bytes: u64) -> f64 {
-        (ceil_div(bytes as u128 as u64 * 8, self.buf_bitwidth) * BUF_CYCLE_NS) as f64
+        if bytes == 0 {
+            return 0.0; // the common case (no traffic) without a division
+        }
+        (ceil_div(bytes.saturating_mul(8), self.buf_bitwidth) * BUF_CYCLE_NS) as f64
     }
 
     /// Buffer access energy by the buffer's own formula (HWMODEL.md §2.9), nJ.
@@ -616,7 +621,7 @@ impl Derived {
             self.buf_read_energy
         };
         (e + (BUF_CYCLE_NS as f64 * self.buf_leakage_power) / 1e3)
-            * ceil_div(bytes * 8, self.buf_bitwidth) as f64
+            * ceil_div(bytes.saturating_mul(8), self.buf_bitwidth) as f64
     }
 }
 
@@ -637,11 +642,12 @@ fn xbar_read_power(p: &Params, d: &Derived, r: u64, c: u64) -> Option<f64> {
         let v = ((v_f * v_f + v_l * v_l) / 2.0).sqrt();
         return Some((rx * cx) as f64 * (g * (v * v)));
     }
-    let u = (r as u128 * c as u128) as f64 / (rx * cx) as f64;
+    let cells = r.saturating_mul(c) as f64;
+    let u = cells / (rx * cx) as f64;
     if u > 1.0 {
         return None;
     }
-    let mut px = 0.0 + (r as u128 * c as u128) as f64 * d.device_read_power;
+    let mut px = 0.0 + cells * d.device_read_power;
     if p.cell_0t1r {
         px += ((UNSELECTED_FRACTION * r as f64) * (cx as i128 - c as i128) as f64) * d.device_read_power_hrs;
     }
