@@ -121,6 +121,10 @@ fn malformed_files_give_precise_errors() {
             "my.ini: [Device level] Read_Latency = 3.16 # ns: expected a number (comments must be on their own line; MNSIM does not allow them after a value)",
         ),
         (
+            with_line("Transistor_Tech", "Transistor_Tech = 130\n    65"),
+            "my.ini: [Crossbar level] Transistor_Tech = 130\\n65: expected an integer",
+        ),
+        (
             with_line("Group_Num", "Group_Num = 2.5"),
             "my.ini: [Process element level] Group_Num = 2.5: expected an integer",
         ),
@@ -243,8 +247,35 @@ fn activation_beyond_one_crossbar_has_no_power() {
     assert!(hw.latency_ns(300, 300, 8) > hw.latency_ns(128, 128, 8));
 }
 
+#[test]
+fn default_section_is_inherited_as_in_python() {
+    let t = with_line("Read_Latency", "")
+        .replace("[Device level]", "[DEFAULT]\nRead_Latency = 10\n\n[Device level]");
+    let hw = HwConfig::parse(&t, "x").unwrap();
+    assert_eq!(hw.params().device.read_latency_ns, 10.0);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Line soup made of INI fragments: an answer or an error, never a panic.
+    #[test]
+    fn any_ini_text_never_panics(lines in proptest::collection::vec(prop_oneof![
+        Just("[Device level]".to_string()),
+        Just("[Crossbar level".to_string()),
+        Just("  # indented comment".to_string()),
+        Just("; comment".to_string()),
+        Just("=".to_string()),
+        Just("Xbar_Size = 128, 128".to_string()),
+        Just("   continued".to_string()),
+        Just("".to_string()),
+        "[ -~]{0,20}",
+    ], 0..40)) {
+        let _ = HwConfig::parse(&lines.join("\n"), "soup.ini");
+        let mut text = default_text();
+        text.push_str(&lines.join("\n"));
+        let _ = HwConfig::parse(&text, "soup.ini");
+    }
 
     /// Any value for any key: an answer or an error, never a panic.
     #[test]

@@ -67,8 +67,9 @@ impl RawIni {
             file: self.file.clone(),
             section: section.to_string(),
             key: key.to_string(),
-            value: value.to_string(),
-            problem: problem.into(),
+            // A continuation line makes a multi-line value; keep messages on one line.
+            value: value.replace('\n', "\\n"),
+            problem: problem.into().replace('\n', "\\n"),
         }
     }
 
@@ -81,8 +82,12 @@ impl RawIni {
                 file: self.file.clone(),
                 section: section.to_string(),
             })?;
+        // Python's configparser lets every section inherit the keys of [DEFAULT].
+        let lower = key.to_lowercase();
+        let inherited = || self.sections.get("DEFAULT").and_then(|d| d.get(&lower));
         let (_, value) = table
-            .get(&key.to_lowercase())
+            .get(&lower)
+            .or_else(inherited)
             .ok_or_else(|| ConfigError::MissingKey {
                 file: self.file.clone(),
                 section: section.to_string(),

@@ -104,6 +104,18 @@ pub struct Breakdown {
     pub energy: Option<EnergyBreakdown>,
 }
 
+impl Default for HwConfig {
+    fn default() -> Self {
+        HwConfig::embedded_default()
+    }
+}
+
+// The compiler and the search share one configuration across threads.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync + Clone + std::fmt::Debug>() {}
+    assert_send_sync::<HwConfig>();
+};
+
 impl HwConfig {
     /// The embedded default (a copy of the reference's `SimConfig.ini`).
     pub fn embedded_default() -> HwConfig {
