@@ -224,6 +224,23 @@ fn overrides_find_their_section() {
 }
 
 #[test]
+fn comments_in_other_encodings_do_not_matter() {
+    let dir = std::env::temp_dir().join(format!("rnc-hw-enc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("gbk.ini");
+    let gbk_comment = b" # \xbe\xb2\xcc\xac\xb9\xa6\xba\xc4 (GBK)\n";
+    let text = default_text();
+    let (head, tail) = text.split_at(text.find("Device_Type").unwrap());
+    let mut all = head.as_bytes().to_vec();
+    all.extend_from_slice(gbk_comment);
+    all.extend_from_slice(tail.as_bytes());
+    std::fs::write(&path, all).unwrap();
+    let hw = HwConfig::from_file(&path).unwrap();
+    assert_eq!(hw.derived(), HwConfig::embedded_default().derived());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn unreadable_file_names_the_path() {
     let e = HwConfig::from_file(std::path::Path::new("/nonexistent/Sim.ini")).unwrap_err();
     assert!(matches!(e, ConfigError::Io { .. }));

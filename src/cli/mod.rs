@@ -139,15 +139,10 @@ impl HwArgs {
         }
         let hw = match &self.config {
             None => HwConfig::parse_with_overrides(DEFAULT_SIMCONFIG, DEFAULT_SOURCE, &overrides)?,
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    anyhow::anyhow!(
-                        "--config: cannot read hardware configuration {}: {e}",
-                        path.display()
-                    )
-                })?;
-                HwConfig::parse_with_overrides(&text, &path.display().to_string(), &overrides)?
-            }
+            Some(path) => HwConfig::from_file_with_overrides(path, &overrides).map_err(|e| match e {
+                rnc::hardware::ConfigError::Io { .. } => anyhow::anyhow!("--config: {e}"),
+                e => e.into(),
+            })?,
         };
         Ok(hw)
     }

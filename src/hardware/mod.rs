@@ -126,11 +126,21 @@ impl HwConfig {
 
     /// Reads an MNSIM `SimConfig.ini`.
     pub fn from_file(path: &Path) -> Result<HwConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io {
+        HwConfig::from_file_with_overrides(path, &[])
+    }
+
+    /// Reads an MNSIM `SimConfig.ini`, then applies overrides as [`HwConfig::parse_with_overrides`].
+    pub fn from_file_with_overrides(
+        path: &Path,
+        overrides: &[(&str, &str)],
+    ) -> Result<HwConfig, ConfigError> {
+        let bytes = std::fs::read(path).map_err(|e| ConfigError::Io {
             file: path.display().to_string(),
             reason: e.to_string(),
         })?;
-        HwConfig::parse(&text, &path.display().to_string())
+        // MNSIM's files carry comments in other encodings at times; only values must be ASCII.
+        let text = String::from_utf8_lossy(&bytes);
+        HwConfig::parse_with_overrides(&text, &path.display().to_string(), overrides)
     }
 
     /// Parses `SimConfig.ini` text; `source` names it in error messages.
