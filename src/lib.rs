@@ -8,6 +8,7 @@ pub mod accuracy;
 pub mod compile;
 pub mod duplicate;
 pub mod error;
+pub mod hardware;
 pub mod network;
 pub mod optimize;
 pub mod pack;

@@ -1,6 +1,7 @@
 //! Command definitions and dispatch.
 
 mod compile;
+mod hw;
 mod inspect;
 
 use clap::{Args, Parser, Subcommand};
@@ -23,12 +24,16 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Compile a network onto a crossbar budget: duplicate, pack, simulate, compare with ISAAC-like.
     Compile(compile::CompileArgs),
+    /// Cost of one crossbar activation under an MNSIM SimConfig.ini: latency τ and its parts,
+    /// PE area, read power and energy.
+    Hw(hw::HwCmdArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Inspect(a) => inspect::run(a),
         Command::Compile(a) => compile::run(a),
+        Command::Hw(a) => hw::run(a),
     }
 }
 
@@ -112,4 +117,37 @@ pub fn read_genome(arg: &str) -> anyhow::Result<Genome> {
     let text =
         std::fs::read_to_string(arg).map_err(|e| anyhow::anyhow!("--genome: cannot read '{arg}': {e}"))?;
     Genome::from_json(&text).map_err(|e| anyhow::anyhow!("--genome {arg}: {e}"))
+}
+
+/// The hardware configuration (MNSIM 2.0 `SimConfig.ini`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct HwArgs {
+    /// MNSIM SimConfig.ini (default: the embedded reference configuration, 128x128 crossbars).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// Override one configuration key, e.g. --set Xbar_Size=256,256 (repeatable; a key present
+    /// in several sections is written SECTION/KEY).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+impl HwArgs {
+    pub fn load(&self) -> anyhow::Result<rnc::hardware::HwConfig> {
+        use rnc::hardware::{DEFAULT_SIMCONFIG, DEFAULT_SOURCE, HwConfig};
+        let mut overrides = Vec::with_capacity(self.set.len());
+        for s in &self.set {
+            let (k, v) = s
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--set '{s}': expected KEY=VALUE, e.g. Xbar_Size=256,256"))?;
+            overrides.push((k, v));
+        }
+        let hw = match &self.config {
+            None => HwConfig::parse_with_overrides(DEFAULT_SIMCONFIG, DEFAULT_SOURCE, &overrides)?,
+            Some(path) => HwConfig::from_file_with_overrides(path, &overrides).map_err(|e| match e {
+                rnc::hardware::ConfigError::Io { .. } => anyhow::anyhow!("--config: {e}"),
+                e => e.into(),
+            })?,
+        };
+        Ok(hw)
+    }
 }
