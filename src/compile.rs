@@ -330,7 +330,8 @@ fn staged(
     preds: &[Vec<usize>],
     opts: &CompileOptions,
 ) -> anyhow::Result<Option<(Vec<u64>, Packing)>> {
-    if opts.pack.rules.layer_threshold > 0 || opts.budget == 0 || std::env::var_os("RNC_NO_STAGES").is_some() {
+    if opts.pack.rules.layer_threshold > 0 || opts.budget == 0 || std::env::var_os("RNC_NO_STAGES").is_some()
+    {
         return Ok(None);
     }
     let (stage_len, iters, factors): (usize, usize, &[f64]) = match opts.effort {
@@ -343,7 +344,10 @@ fn staged(
         timings,
         budget: opts.budget,
         samples: opts.samples,
-        rules: Rules { layer_threshold: 0.min(opts.pack.rules.layer_threshold), ..opts.pack.rules },
+        rules: Rules {
+            layer_threshold: 0.min(opts.pack.rules.layer_threshold),
+            ..opts.pack.rules
+        },
         max_stage_len: stage_len,
     };
     let mut hi: f64 = timings.iter().map(|t| t.time(1)).sum();
@@ -356,14 +360,22 @@ fn staged(
             break;
         }
         let mid = 0.5 * (lo + hi);
-        if prob.feasible(mid).is_some() { hi = mid } else { lo = mid }
+        if prob.feasible(mid).is_some() {
+            hi = mid
+        } else {
+            lo = mid
+        }
     }
     let mut best: Option<(Vec<u64>, Packing, f64)> = None;
     for &f in factors {
-        let Some(fallback) = prob.feasible(hi * f) else { continue };
+        let Some(fallback) = prob.feasible(hi * f) else {
+            continue;
+        };
         let mut stages: Vec<_> = fallback.iter().map(|(s, _)| *s).collect();
         prob.spend_spare(&mut stages);
-        let Some((copies, packing)) = prob.realize(&stages, &fallback) else { continue };
+        let Some((copies, packing)) = prob.realize(&stages, &fallback) else {
+            continue;
+        };
         let times: Vec<f64> = timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
         let it = items(part, &copies, &times);
         let sim = run_sim(&it, &packing, &times, preds, opts.samples, false)?;
@@ -390,10 +402,18 @@ fn contention_aware(
     opts: &CompileOptions,
 ) -> anyhow::Result<(Vec<u64>, Packing)> {
     let xbar = part.options.xbar;
-    let cap = if opts.find_solution { usize::MAX } else { opts.budget };
+    let cap = if opts.find_solution {
+        usize::MAX
+    } else {
+        opts.budget
+    };
     let budget_cells = opts.budget as u64 * xbar.cells();
     // Work conservation: the crossbar-time of layer i is at least Σ_tiles τ·cycles.
-    let work: f64 = timings.iter().flat_map(|t| t.tiles.iter()).map(|&(tau, c)| tau * c as f64).sum();
+    let work: f64 = timings
+        .iter()
+        .flat_map(|t| t.tiles.iter())
+        .map(|&(tau, c)| tau * c as f64)
+        .sum();
     let max_cycles: Vec<f64> = timings.iter().map(|t| t.max_copies() as f64).collect();
     let attempt = |p: f64, lambda: f64| -> Option<(Vec<u64>, Packing, f64)> {
         let mut copies = duplicate::copies_for_period(timings, p)?;
@@ -417,10 +437,15 @@ fn contention_aware(
         }
         let times: Vec<f64> = timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
         let it = items(part, &copies, &times);
-        let rules = Rules { period_ns: Some(p), ..opts.pack.rules };
+        let rules = Rules {
+            period_ns: Some(p),
+            ..opts.pack.rules
+        };
         let mut best: Option<(Packing, f64)> = None;
         for packer in [pack::strategies::local, pack::timed] {
-            let Some(packing) = packer(&it, xbar, &rules, cap) else { continue };
+            let Some(packing) = packer(&it, xbar, &rules, cap) else {
+                continue;
+            };
             let sim = run_sim(&it, &packing, &times, preds, opts.samples, false).ok()?;
             if best.as_ref().is_none_or(|b| sim.latency_ns < b.1) {
                 best = Some((packing, sim.latency_ns));
@@ -430,7 +455,11 @@ fn contention_aware(
         Some((copies, packing, lat))
     };
     let t1 = duplicate::period(timings, &vec![1; timings.len()]);
-    let lo0 = duplicate::min_period(timings).max(if opts.find_solution { 0.0 } else { work / opts.budget as f64 });
+    let lo0 = duplicate::min_period(timings).max(if opts.find_solution {
+        0.0
+    } else {
+        work / opts.budget as f64
+    });
     let mut hi = t1.max(lo0);
     let mut best: Option<(Vec<u64>, Packing, f64)> = None;
     // Find a feasible upper end: the time budget may need to exceed the slowest layer.
@@ -443,7 +472,14 @@ fn contention_aware(
     }
     let Some(mut best) = best else {
         // Contention-aware packing impossible: fall back to the plain area duplication.
-        let pack_opts = PackOptions { budget: if opts.find_solution { None } else { Some(opts.budget) }, ..opts.pack };
+        let pack_opts = PackOptions {
+            budget: if opts.find_solution {
+                None
+            } else {
+                Some(opts.budget)
+            },
+            ..opts.pack
+        };
         return area(part, timings, &pack_opts, opts);
     };
     let keep = |r: (Vec<u64>, Packing, f64), best: &mut (Vec<u64>, Packing, f64)| {
@@ -495,7 +531,11 @@ fn contention_aware(
             continue;
         }
         for _ in 0..l_iters {
-            let mid = if l_lo == 0.0 { l_hi / 4.0 } else { (l_lo * l_hi).sqrt() };
+            let mid = if l_lo == 0.0 {
+                l_hi / 4.0
+            } else {
+                (l_lo * l_hi).sqrt()
+            };
             if l_hi / mid.max(1e-300) < 1.02 {
                 break;
             }

@@ -75,7 +75,11 @@ pub fn timings(part: &Partition, tau: &dyn Fn(usize, usize) -> f64) -> Vec<Layer
     part.layers
         .iter()
         .map(|lp| LayerTiming {
-            tiles: lp.tiles.iter().map(|t| (tau(t.rows, t.cols), t.cycles)).collect(),
+            tiles: lp
+                .tiles
+                .iter()
+                .map(|t| (tau(t.rows, t.read_cols), t.cycles))
+                .collect(),
             cells: lp.cells(),
         })
         .collect()

@@ -65,11 +65,20 @@ impl Problem<'_> {
             (0..len)
                 .map(|j| {
                     let x = (t1[j] / (mu * cells(j))).sqrt().ceil();
-                    if x.is_finite() { (x as u64).clamp(1, xmax[j]) } else { xmax[j] }
+                    if x.is_finite() {
+                        (x as u64).clamp(1, xmax[j])
+                    } else {
+                        xmax[j]
+                    }
                 })
                 .collect()
         };
-        let area = |x: &[u64]| -> u64 { x.iter().enumerate().map(|(j, &x)| x * self.timings[a + j].cells).sum() };
+        let area = |x: &[u64]| -> u64 {
+            x.iter()
+                .enumerate()
+                .map(|(j, &x)| x * self.timings[a + j].cells)
+                .sum()
+        };
         let copies = if area(&xmax) <= cap_cells {
             xmax.clone()
         } else {
@@ -78,7 +87,10 @@ impl Problem<'_> {
                 return None;
             }
             // log-space bisection on μ between "all at the cap" and "all single".
-            let hi_mu = (0..len).map(|j| t1[j] / cells(j)).fold(f64::MIN_POSITIVE, f64::max) * 4.0;
+            let hi_mu = (0..len)
+                .map(|j| t1[j] / cells(j))
+                .fold(f64::MIN_POSITIVE, f64::max)
+                * 4.0;
             let lo_mu = (0..len)
                 .map(|j| t1[j] / (cells(j) * (xmax[j] as f64).powi(2)))
                 .fold(f64::MAX, f64::min)
@@ -87,11 +99,19 @@ impl Problem<'_> {
             let (mut lo, mut hi) = (lo_mu.ln(), hi_mu.ln());
             for _ in 0..28 {
                 let mid = 0.5 * (lo + hi);
-                if area(&alloc(mid.exp())) <= cap_cells { hi = mid } else { lo = mid }
+                if area(&alloc(mid.exp())) <= cap_cells {
+                    hi = mid
+                } else {
+                    lo = mid
+                }
             }
             alloc(hi.exp())
         };
-        let t = copies.iter().zip(a..=b).map(|(&x, i)| self.timings[i].time(x)).sum();
+        let t = copies
+            .iter()
+            .zip(a..=b)
+            .map(|(&x, i)| self.timings[i].time(x))
+            .sum();
         Some((copies, t))
     }
 
@@ -142,7 +162,12 @@ impl Problem<'_> {
         while b > 0 {
             let (a, k) = from[b];
             let (_, t) = self.stage_copies(a, b - 1, k)?;
-            stages.push(Stage { a, b: b - 1, k, time_ns: t });
+            stages.push(Stage {
+                a,
+                b: b - 1,
+                k,
+                time_ns: t,
+            });
             b = a;
         }
         stages.reverse();
@@ -165,7 +190,9 @@ impl Problem<'_> {
             let base = self.objective(stages);
             let mut best: Option<(f64, usize, f64)> = None;
             for (si, s) in stages.iter().enumerate() {
-                let Some((_, t)) = self.stage_copies(s.a, s.b, s.k + step) else { continue };
+                let Some((_, t)) = self.stage_copies(s.a, s.b, s.k + step) else {
+                    continue;
+                };
                 let mut trial = stages.to_vec();
                 trial[si].time_ns = t;
                 let gain = base - self.objective(&trial);
@@ -184,16 +211,26 @@ impl Problem<'_> {
     /// nearly every crossbar of the stage are the most constrained, so they go first; then
     /// the plain area orders.
     fn pack_stage(&self, a: usize, xs: &[u64], k: usize) -> Option<(Vec<Item>, Packing, f64)> {
-        let times: Vec<f64> = xs.iter().enumerate().map(|(j, &x)| self.timings[a + j].time(x)).collect();
+        let times: Vec<f64> = xs
+            .iter()
+            .enumerate()
+            .map(|(j, &x)| self.timings[a + j].time(x))
+            .collect();
         let items = stage_items(self.part, a, xs, &times);
         let xbar = self.part.options.xbar;
         let spread = |it: &Item| xs[it.layer - a] * self.tiles(it.layer) as u64;
         let mut constrained: Vec<usize> = (0..items.len()).collect();
         constrained.sort_by(|&p, &q| {
             let (ip, iq) = (&items[p], &items[q]);
-            (spread(iq), iq.cells()).cmp(&(spread(ip), ip.cells())).then(p.cmp(&q))
+            (spread(iq), iq.cells())
+                .cmp(&(spread(ip), ip.cells()))
+                .then(p.cmp(&q))
         });
-        let orders = [constrained, pack::strategies::sorted_order(&items, 0), pack::strategies::sorted_order(&items, 3)];
+        let orders = [
+            constrained,
+            pack::strategies::sorted_order(&items, 0),
+            pack::strategies::sorted_order(&items, 3),
+        ];
         for order in &orders {
             if let Some(p) = pack::strategies::greedy(&items, xbar, &self.rules, order, k) {
                 return Some((items, p, times.iter().sum()));
@@ -205,7 +242,12 @@ impl Problem<'_> {
     /// Drops copies while the stage time stays within `p`, cheapest time per cell first, so
     /// the stage packs more easily.
     fn trim(&self, a: usize, mut xs: Vec<u64>, p: f64) -> (Vec<u64>, f64) {
-        let time = |xs: &[u64]| -> f64 { xs.iter().enumerate().map(|(j, &x)| self.timings[a + j].time(x)).sum() };
+        let time = |xs: &[u64]| -> f64 {
+            xs.iter()
+                .enumerate()
+                .map(|(j, &x)| self.timings[a + j].time(x))
+                .sum()
+        };
         let mut t = time(&xs);
         loop {
             let mut best: Option<(f64, usize, u64, f64)> = None;
@@ -243,7 +285,9 @@ impl Problem<'_> {
         for s in stages {
             let mut found = None;
             for k in s.k..=(s.k + room).min(self.budget) {
-                let Some((xs, t)) = self.stage_copies(s.a, s.b, k) else { continue };
+                let Some((xs, t)) = self.stage_copies(s.a, s.b, k) else {
+                    continue;
+                };
                 if t > p {
                     continue;
                 }
@@ -256,10 +300,19 @@ impl Problem<'_> {
             let Some((st, xs)) = found else {
                 if std::env::var_os("RNC_DEBUG").is_some() {
                     let (xs, t) = self.stage_copies(s.a, s.b, s.k)?;
-                    let cells: u64 = xs.iter().enumerate().map(|(j, &x)| x * self.timings[s.a + j].cells).sum();
+                    let cells: u64 = xs
+                        .iter()
+                        .enumerate()
+                        .map(|(j, &x)| x * self.timings[s.a + j].cells)
+                        .sum();
                     eprintln!(
                         "p={p:.0}: stage {}..={} k={} t={t:.0} cells={} ({:.2} xbars) copies {:?} tiles {:?} room {room}",
-                        s.a, s.b, s.k, cells, cells as f64 / self.part.options.xbar.cells() as f64, xs,
+                        s.a,
+                        s.b,
+                        s.k,
+                        cells,
+                        cells as f64 / self.part.options.xbar.cells() as f64,
+                        xs,
                         (s.a..=s.b).map(|i| self.tiles(i)).collect::<Vec<_>>()
                     );
                 }
@@ -306,7 +359,13 @@ impl Problem<'_> {
                 None => (fx.clone(), fs.k, self.pack_stage(fs.a, fx, fs.k)?),
             };
             for (it, pl) in items.into_iter().zip(p.placements) {
-                placements.push((it, Placement { crossbar: pl.crossbar + offset, ..pl }));
+                placements.push((
+                    it,
+                    Placement {
+                        crossbar: pl.crossbar + offset,
+                        ..pl
+                    },
+                ));
             }
             offset += k as u32;
             for (j, &x) in xs.iter().enumerate() {
@@ -315,8 +374,19 @@ impl Problem<'_> {
         }
         // Order placements like `compile::items` (layer, copy, tile) so outputs line up.
         placements.sort_by_key(|(it, _)| (it.layer, it.copy, it.tile));
-        let crossbars = placements.iter().map(|(_, p)| p.crossbar as usize + 1).max().unwrap_or(0);
-        Some((copies, Packing { xbar, crossbars, placements: placements.into_iter().map(|(_, p)| p).collect() }))
+        let crossbars = placements
+            .iter()
+            .map(|(_, p)| p.crossbar as usize + 1)
+            .max()
+            .unwrap_or(0);
+        Some((
+            copies,
+            Packing {
+                xbar,
+                crossbars,
+                placements: placements.into_iter().map(|(_, p)| p).collect(),
+            },
+        ))
     }
 }
 
@@ -326,7 +396,14 @@ fn stage_items(part: &Partition, a: usize, copies: &[u64], times: &[f64]) -> Vec
         let lp = &part.layers[a + j];
         for copy in 0..x as usize {
             for tile in &lp.tiles {
-                v.push(Item { layer: lp.layer, copy, tile: tile.index, rows: tile.rows, cols: tile.cols, time_ns: t });
+                v.push(Item {
+                    layer: lp.layer,
+                    copy,
+                    tile: tile.index,
+                    rows: tile.rows,
+                    cols: tile.cols,
+                    time_ns: t,
+                });
             }
         }
     }

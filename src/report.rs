@@ -386,3 +386,19 @@ pub fn trace_chrome(
         &serde_json::json!({"traceEvents": events, "displayTimeUnit": "ns"}),
     )?)
 }
+
+/// Read energy of one inference: every tile's activations times its per-activation energy
+/// (copies split activations, so duplication does not change it). None if the hardware model
+/// has no energy for some tile shape.
+pub fn energy_per_inference_nj(
+    c: &crate::compile::Compiled,
+    hw: &crate::hardware::HwConfig,
+    bits: u32,
+) -> Option<f64> {
+    let mut total = 0.0;
+    for t in c.partition.iter_tiles() {
+        let a = hw.activation(t.rows, t.read_cols, bits).ok()?;
+        total += a.energy_nj * t.cycles as f64;
+    }
+    Some(total)
+}

@@ -1,4 +1,4 @@
-use super::{InputArgs, ModelArgs, PartitionArgs};
+use super::{HwArgs, InputArgs, ModelArgs, PartitionArgs};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use rnc::compile::{CompileOptions, Effort, baseline, compile};
@@ -22,6 +22,11 @@ pub struct CompileArgs {
     pub input: InputArgs,
     #[command(flatten)]
     pub partition: PartitionArgs,
+    #[command(flatten)]
+    pub hw: HwArgs,
+    /// Input precision in bits (τ is evaluated at this many input bits).
+    #[arg(long, default_value_t = 8, value_name = "BITS")]
+    pub input_bits: u32,
     /// Crossbars available (the budget). Required unless --budget-sweep is given.
     #[arg(long, value_name = "N")]
     pub crossbars: Option<usize>,
@@ -74,7 +79,21 @@ const MAX_CROSSBARS: usize = 1_000_000;
 const MAX_SAMPLES: usize = 1_000_000;
 
 pub fn run(a: CompileArgs) -> anyhow::Result<()> {
-    let popts = a.partition.options()?;
+    let hw = a.hw.load()?;
+    let popts = a.partition.options(hw.crossbar())?;
+    if popts.xbar != hw.crossbar() {
+        anyhow::bail!(
+            "--xbar {} differs from the hardware configuration's Xbar_Size {}; drop --xbar or change the \
+             configuration (--set Xbar_Size={},{})",
+            popts.xbar,
+            hw.crossbar(),
+            popts.xbar.rows,
+            popts.xbar.cols
+        );
+    }
+    if a.input_bits == 0 || a.input_bits > 32 {
+        anyhow::bail!("--input-bits must be between 1 and 32 (got {})", a.input_bits);
+    }
     let net = a.model.load(&a.input)?;
     if a.samples == 0 || a.samples > MAX_SAMPLES {
         anyhow::bail!(
@@ -82,8 +101,8 @@ pub fn run(a: CompileArgs) -> anyhow::Result<()> {
             a.samples
         );
     }
-    // τ of the default MNSIM configuration for every tile up to 256x128 at 8 input bits.
-    let tau_fn = |_r: usize, _c: usize| 152.773_190_48_f64;
+    let bits = a.input_bits;
+    let tau_fn = |r: usize, c: usize| hw.latency_ns(r, c, bits);
     let tau: rnc::compile::TileLatency = &tau_fn;
     let base = baseline(&net, popts.xbar, tau, a.samples, a.schedule)?;
     let mk = |budget: usize| CompileOptions {
@@ -150,7 +169,8 @@ pub fn run(a: CompileArgs) -> anyhow::Result<()> {
         (None, false) => anyhow::bail!("give --crossbars N (or --find-solution, or --budget-sweep F,F,...)"),
     };
     let c = compile(&net, tau, &mk(budget))?;
-    let s = rnc::report::summary(&net, &c, &base, None);
+    let energy = rnc::report::energy_per_inference_nj(&c, &hw, bits);
+    let s = rnc::report::summary(&net, &c, &base, energy);
     let summary_json = serde_json::to_string_pretty(&s)?;
     if let Some(dir) = &a.out {
         std::fs::create_dir_all(dir)

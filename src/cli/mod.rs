@@ -63,9 +63,9 @@ pub struct InputArgs {
 /// How layers are cut into tiles.
 #[derive(Args, Debug, Clone)]
 pub struct PartitionArgs {
-    /// Crossbar size ROWSxCOLS.
-    #[arg(long, default_value = "128x128", value_name = "ROWSxCOLS")]
-    pub xbar: String,
+    /// Crossbar size ROWSxCOLS (default: the hardware configuration's Xbar_Size, 128x128).
+    #[arg(long, value_name = "ROWSxCOLS")]
+    pub xbar: Option<String>,
     /// Depthwise split factor D (≥ 1): depthwise layers are cut into column groups of ⌊C/D⌋ channels.
     #[arg(long, default_value_t = 1, value_name = "D")]
     pub depth_split: usize,
@@ -75,11 +75,12 @@ pub struct PartitionArgs {
 }
 
 impl PartitionArgs {
-    pub fn options(&self) -> anyhow::Result<PartitionOptions> {
-        let xbar: Crossbar = self
-            .xbar
-            .parse()
-            .map_err(|e: String| anyhow::anyhow!("--xbar: {e}"))?;
+    /// Partition options; the crossbar defaults to `default_xbar` (the hardware's).
+    pub fn options(&self, default_xbar: Crossbar) -> anyhow::Result<PartitionOptions> {
+        let xbar: Crossbar = match &self.xbar {
+            Some(x) => x.parse().map_err(|e: String| anyhow::anyhow!("--xbar: {e}"))?,
+            None => default_xbar,
+        };
         if self.depth_split == 0 {
             anyhow::bail!("--depth-split must be at least 1 (got 0)");
         }

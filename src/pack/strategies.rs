@@ -424,7 +424,14 @@ pub fn local(items: &[Item], xbar: Crossbar, rules: &Rules, cap: usize) -> Optio
     let mut order: Vec<usize> = (0..items.len()).collect();
     order.sort_by_key(|&k| (items[k].layer, std::cmp::Reverse(items[k].cells()), k));
     let mut bins: Vec<Bin> = Vec::new();
-    let mut placements = vec![Placement { crossbar: 0, x: 0, y: 0 }; items.len()];
+    let mut placements = vec![
+        Placement {
+            crossbar: 0,
+            x: 0,
+            y: 0
+        };
+        items.len()
+    ];
     for &k in &order {
         let it = &items[k];
         let mut best: Option<((usize, f64, usize, usize), usize, usize, usize)> = None;
@@ -439,7 +446,8 @@ pub fn local(items: &[Item], xbar: Crossbar, rules: &Rules, cap: usize) -> Optio
                     None => true,
                     Some((bs, ..)) => {
                         score.0 < bs.0
-                            || score.0 == bs.0 && (score.1 < bs.1 || score.1 == bs.1 && (score.2, score.3) < (bs.2, bs.3))
+                            || score.0 == bs.0
+                                && (score.1 < bs.1 || score.1 == bs.1 && (score.2, score.3) < (bs.2, bs.3))
                     }
                 };
                 if better {
@@ -458,7 +466,15 @@ pub fn local(items: &[Item], xbar: Crossbar, rules: &Rules, cap: usize) -> Optio
             }
         };
         bins[b].place(it, x, y);
-        placements[k] = Placement { crossbar: b as u32, x, y };
+        placements[k] = Placement {
+            crossbar: b as u32,
+            x,
+            y,
+        };
     }
-    Some(Packing { xbar, crossbars: bins.len(), placements })
+    Some(Packing {
+        xbar,
+        crossbars: bins.len(),
+        placements,
+    })
 }
