@@ -334,53 +334,50 @@ fn staged(
     {
         return Ok(None);
     }
-    let (stage_len, iters, factors): (usize, usize, &[f64]) = match opts.effort {
-        Effort::Fast => (12, 12, &[1.0]),
-        Effort::Default => (24, 22, &[1.0, 1.1, 1.25, 1.5]),
-        Effort::Max => (64, 30, &[1.0, 1.05, 1.1, 1.2, 1.3, 1.45, 1.6, 1.8, 2.0]),
+    let (stage_len, iters, factors, fills): (usize, usize, &[f64], &[f64]) = match opts.effort {
+        Effort::Fast => (12, 12, &[1.0], &[0.85]),
+        Effort::Default => (24, 20, &[1.0, 1.15, 1.3], &[0.95, 0.85, 0.75]),
+        Effort::Max => (64, 30, &[1.0, 1.05, 1.1, 1.2, 1.3, 1.45, 1.6], &[0.97, 0.92, 0.85, 0.78, 0.7]),
     };
-    let prob = crate::optimize::Problem {
-        part,
-        timings,
-        budget: opts.budget,
-        samples: opts.samples,
-        rules: Rules {
-            layer_threshold: 0.min(opts.pack.rules.layer_threshold),
-            ..opts.pack.rules
-        },
-        max_stage_len: stage_len,
-    };
-    let mut hi: f64 = timings.iter().map(|t| t.time(1)).sum();
-    if prob.feasible(hi).is_none() {
-        return Ok(None);
-    }
-    let mut lo = duplicate::min_period(timings);
-    for _ in 0..iters {
-        if hi - lo <= hi * 1e-4 {
-            break;
-        }
-        let mid = 0.5 * (lo + hi);
-        if prob.feasible(mid).is_some() {
-            hi = mid
-        } else {
-            lo = mid
-        }
-    }
     let mut best: Option<(Vec<u64>, Packing, f64)> = None;
-    for &f in factors {
-        let Some(fallback) = prob.feasible(hi * f) else {
+    for &fill in fills {
+        let rules = Rules { layer_threshold: 0.min(opts.pack.rules.layer_threshold), ..opts.pack.rules };
+        let prob =
+            crate::optimize::Problem::new(part, timings, opts.budget, opts.samples, rules, stage_len, fill);
+        // Bisection on the planner alone (cheap); packing is checked at the end, stepping the
+        // period up where the plan's area estimate was optimistic.
+        let mut hi: f64 = timings.iter().map(|t| t.time(1)).sum();
+        if prob.plan(hi).is_none() {
             continue;
-        };
-        let mut stages: Vec<_> = fallback.iter().map(|(s, _)| *s).collect();
-        prob.spend_spare(&mut stages);
-        let Some((copies, packing)) = prob.realize(&stages, &fallback) else {
-            continue;
-        };
-        let times: Vec<f64> = timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
-        let it = items(part, &copies, &times);
-        let sim = run_sim(&it, &packing, &times, preds, opts.samples, false)?;
-        if best.as_ref().is_none_or(|b| sim.latency_ns < b.2) {
-            best = Some((copies, packing, sim.latency_ns));
+        }
+        let mut lo = duplicate::min_period(timings);
+        for _ in 0..iters {
+            if hi - lo <= hi * 1e-4 {
+                break;
+            }
+            let mid = 0.5 * (lo + hi);
+            if prob.plan(mid).is_some() { hi = mid } else { lo = mid }
+        }
+        for &f in factors {
+            let mut p = hi * f;
+            let mut fe = None;
+            for _ in 0..8 {
+                fe = prob.feasible(p);
+                if fe.is_some() {
+                    break;
+                }
+                p *= 1.06;
+            }
+            let Some(fallback) = fe else { continue };
+            let mut stages: Vec<_> = fallback.iter().map(|(s, _)| *s).collect();
+            prob.spend_spare(&mut stages);
+            let Some((copies, packing)) = prob.realize(&stages, &fallback) else { continue };
+            let times: Vec<f64> = timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
+            let it = items(part, &copies, &times);
+            let sim = run_sim(&it, &packing, &times, preds, opts.samples, false)?;
+            if best.as_ref().is_none_or(|b| sim.latency_ns < b.2) {
+                best = Some((copies, packing, sim.latency_ns));
+            }
         }
     }
     Ok(best.map(|(c, p, _)| (c, p)))

@@ -34,11 +34,51 @@ pub struct Problem<'a> {
     pub rules: Rules,
     /// Longest stage considered by the dynamic programme.
     pub max_stage_len: usize,
+    /// Fraction of a stage's cells the planner may fill (tiles rarely pack to the last cell).
+    pub area_fill: f64,
+    /// Stage times already computed, by (a, b, k): the planner asks for the same ones often.
+    pub cache: std::cell::RefCell<std::collections::HashMap<(u32, u32, u32), f64>>,
+    /// Per layer: t_i(1), cells of one copy, tiles, useful copies.
+    t1: Vec<f64>,
+    cells: Vec<u64>,
+    ntiles: Vec<usize>,
+    maxc: Vec<u64>,
 }
 
-impl Problem<'_> {
+impl<'a> Problem<'a> {
+    pub fn new(
+        part: &'a Partition,
+        timings: &'a [LayerTiming],
+        budget: usize,
+        samples: usize,
+        rules: Rules,
+        max_stage_len: usize,
+        area_fill: f64,
+    ) -> Problem<'a> {
+        Problem {
+            part,
+            timings,
+            budget,
+            samples,
+            rules,
+            max_stage_len,
+            area_fill,
+            cache: Default::default(),
+            t1: timings.iter().map(|t| t.time(1)).collect(),
+            cells: timings.iter().map(|t| t.cells).collect(),
+            ntiles: timings.iter().map(|t| t.tiles.len().max(1)).collect(),
+            maxc: timings.iter().map(|t| t.max_copies()).collect(),
+        }
+    }
+
     fn tiles(&self, i: usize) -> usize {
-        self.timings[i].tiles.len().max(1)
+        self.ntiles[i]
+    }
+
+    /// Copies of layer i at multiplier μ (see `stage_copies`), within 1..=cap.
+    fn x_at(&self, i: usize, mu: f64, cap: u64) -> u64 {
+        let x = (self.t1[i] / (mu * self.cells[i].max(1) as f64)).sqrt().ceil();
+        if x.is_finite() { (x as u64).clamp(1, cap) } else { cap }
     }
 
     /// Copies of layers a..=b on k crossbars and the stage time; None if infeasible.
@@ -47,77 +87,52 @@ impl Problem<'_> {
     /// also capped by ⌊k / tiles_i⌋ (its tiles need distinct crossbars), and μ is bisected so
     /// the area just fits. Larger k only relaxes both caps, so the time is monotone in k.
     pub fn stage_copies(&self, a: usize, b: usize, k: usize) -> Option<(Vec<u64>, f64)> {
-        // Leave room: tiles rarely pack to the last cell.
-        let cap_cells = (k as u64 * self.part.options.xbar.cells()) * 95 / 100;
-        let len = b - a + 1;
-        let mut xmax = Vec::with_capacity(len);
-        let mut t1 = Vec::with_capacity(len);
-        for i in a..=b {
-            let per = k / self.tiles(i);
-            if per == 0 {
-                return None;
-            }
-            xmax.push((per as u64).min(self.timings[i].max_copies()));
-            t1.push(self.timings[i].time(1));
+        let cap_cells = ((k as u64 * self.part.options.xbar.cells()) as f64 * self.area_fill) as u64;
+        let xmax = |i: usize| -> u64 { ((k / self.ntiles[i]) as u64).min(self.maxc[i]) };
+        if (a..=b).any(|i| xmax(i) == 0) {
+            return None;
         }
-        let cells = |j: usize| self.timings[a + j].cells.max(1) as f64;
-        let alloc = |mu: f64| -> Vec<u64> {
-            (0..len)
-                .map(|j| {
-                    let x = (t1[j] / (mu * cells(j))).sqrt().ceil();
-                    if x.is_finite() {
-                        (x as u64).clamp(1, xmax[j])
-                    } else {
-                        xmax[j]
-                    }
-                })
-                .collect()
-        };
-        let area = |x: &[u64]| -> u64 {
-            x.iter()
-                .enumerate()
-                .map(|(j, &x)| x * self.timings[a + j].cells)
-                .sum()
-        };
-        let copies = if area(&xmax) <= cap_cells {
-            xmax.clone()
+        let full: u64 = (a..=b).map(|i| xmax(i) * self.cells[i]).sum();
+        let copies: Vec<u64> = if full <= cap_cells {
+            (a..=b).map(xmax).collect()
         } else {
-            let ones = vec![1u64; len];
-            if area(&ones) > cap_cells {
+            if (a..=b).map(|i| self.cells[i]).sum::<u64>() > cap_cells {
                 return None;
             }
+            let area = |mu: f64| -> u64 { (a..=b).map(|i| self.x_at(i, mu, xmax(i)) * self.cells[i]).sum() };
             // log-space bisection on μ between "all at the cap" and "all single".
-            let hi_mu = (0..len)
-                .map(|j| t1[j] / cells(j))
-                .fold(f64::MIN_POSITIVE, f64::max)
-                * 4.0;
-            let lo_mu = (0..len)
-                .map(|j| t1[j] / (cells(j) * (xmax[j] as f64).powi(2)))
+            let hi_mu = (a..=b).map(|i| self.t1[i] / self.cells[i].max(1) as f64).fold(f64::MIN_POSITIVE, f64::max) * 4.0;
+            let lo_mu = (a..=b)
+                .map(|i| self.t1[i] / (self.cells[i].max(1) as f64 * (xmax(i) as f64).powi(2)))
                 .fold(f64::MAX, f64::min)
                 .max(1e-300)
                 / 4.0;
             let (mut lo, mut hi) = (lo_mu.ln(), hi_mu.ln());
-            for _ in 0..28 {
+            for _ in 0..20 {
                 let mid = 0.5 * (lo + hi);
-                if area(&alloc(mid.exp())) <= cap_cells {
-                    hi = mid
-                } else {
-                    lo = mid
-                }
+                if area(mid.exp()) <= cap_cells { hi = mid } else { lo = mid }
             }
-            alloc(hi.exp())
+            let mu = hi.exp();
+            (a..=b).map(|i| self.x_at(i, mu, xmax(i))).collect()
         };
-        let t = copies
-            .iter()
-            .zip(a..=b)
-            .map(|(&x, i)| self.timings[i].time(x))
-            .sum();
+        let t = copies.iter().zip(a..=b).map(|(&x, i)| self.timings[i].time(x)).sum();
         Some((copies, t))
+    }
+
+    /// Stage time of layers a..=b on k crossbars (infinite when infeasible), cached.
+    fn stage_time(&self, a: usize, b: usize, k: usize) -> f64 {
+        let key = (a as u32, b as u32, k as u32);
+        if let Some(&t) = self.cache.borrow().get(&key) {
+            return t;
+        }
+        let t = self.stage_copies(a, b, k).map_or(f64::INFINITY, |(_, t)| t);
+        self.cache.borrow_mut().insert(key, t);
+        t
     }
 
     /// Least k for which layers a..=b reach time ≤ p, searching upward from `from`.
     fn k_min(&self, a: usize, b: usize, p: f64, from: usize) -> Option<usize> {
-        let ok = |k: usize| self.stage_copies(a, b, k).is_some_and(|(_, t)| t <= p);
+        let ok = |k: usize| self.stage_time(a, b, k) <= p;
         if !ok(self.budget) {
             return None;
         }
@@ -284,7 +299,9 @@ impl Problem<'_> {
         let room = self.budget.saturating_sub(stages.iter().map(|s| s.k).sum());
         for s in stages {
             let mut found = None;
-            for k in s.k..=(s.k + room).min(self.budget) {
+            // A few growing attempts: each failed packing costs a full greedy pass.
+            let tries = [0usize, 1, 2, 4, 8, 16].into_iter().filter(|&d| d <= room).map(|d| s.k + d);
+            for k in tries {
                 let Some((xs, t)) = self.stage_copies(s.a, s.b, k) else {
                     continue;
                 };
