@@ -5,8 +5,15 @@
 //! with the hardware model feeding per-tile latencies. See `ARCHITECTURE.md`.
 
 pub mod accuracy;
+pub mod compile;
+pub mod duplicate;
 pub mod error;
+pub mod hardware;
 pub mod network;
+pub mod optimize;
+pub mod pack;
 pub mod partition;
 pub mod report;
+pub mod rng;
 pub mod search;
+pub mod simulate;

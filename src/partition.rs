@@ -110,6 +110,9 @@ pub struct Tile {
     pub cols: usize,
     /// Activations this tile performs per inference (without duplication).
     pub cycles: u64,
+    /// Columns read per activation: all of them, except for depthwise layers, which read one
+    /// channel (serial) or g channels (diagonal) at a time. τ is evaluated at (rows, read_cols).
+    pub read_cols: usize,
 }
 
 impl Tile {
@@ -218,7 +221,7 @@ pub fn partition_layer(layer: &Layer, opts: &PartitionOptions) -> LayerPartition
     let bx = layer_box(layer, opts);
     let xb = opts.xbar;
     let mut tiles = Vec::new();
-    let mut push = |row0, rows, col0, cols, cycles| {
+    let mut push = |row0, rows, col0, cols, cycles, read_cols| {
         tiles.push(Tile {
             layer: layer.index,
             index: tiles.len(),
@@ -227,6 +230,7 @@ pub fn partition_layer(layer: &Layer, opts: &PartitionOptions) -> LayerPartition
             rows,
             cols,
             cycles,
+            read_cols,
         });
     };
     if layer.kind == LayerKind::Conv && layer.is_depthwise() {
@@ -253,6 +257,7 @@ pub fn partition_layer(layer: &Layer, opts: &PartitionOptions) -> LayerPartition
                         ch * opts.bit_slices,
                         w * opts.bit_slices,
                         w.div_ceil(g) as u64 * hw,
+                        g.min(w) * opts.bit_slices,
                     );
                 }
             }
@@ -260,7 +265,7 @@ pub fn partition_layer(layer: &Layer, opts: &PartitionOptions) -> LayerPartition
     } else {
         for (col0, cols) in cuts(bx.cols, xb.cols) {
             for (row0, rows) in cuts(bx.rows, xb.rows) {
-                push(row0, rows, col0, cols, bx.cycles);
+                push(row0, rows, col0, cols, bx.cycles, cols);
             }
         }
     }

@@ -126,3 +126,279 @@ pub fn layer_table(net: &Network, part: &Partition) -> String {
     );
     s
 }
+
+/// The document `summary.json` holds and `rnc compile --json` prints.
+#[derive(Serialize, Clone, Debug)]
+pub struct Summary {
+    pub network: String,
+    pub input_hw: [usize; 2],
+    pub xbar: String,
+    pub depth_split: usize,
+    pub depthwise: crate::partition::DepthwiseMapping,
+    pub duplicate: crate::duplicate::DuplicateMode,
+    pub packer: crate::pack::Packer,
+    pub layer_threshold: i64,
+    pub max_load: usize,
+    pub schedule: crate::network::Schedule,
+    pub effort: crate::compile::Effort,
+    pub seed: u64,
+    pub samples: usize,
+    pub crossbars_budget: usize,
+    pub crossbars_used: usize,
+    pub area_lower_bound: u64,
+    pub tiles: usize,
+    pub tile_copies: usize,
+    pub cells: u64,
+    pub copies: Vec<u64>,
+    pub utilization: f64,
+    pub utilization_of_budget: f64,
+    pub latency_ns: f64,
+    pub ideal_latency_ns: f64,
+    pub contention_efficiency: f64,
+    pub period_ns: f64,
+    pub max_layer_time_ns: f64,
+    pub max_crossbar_load_ns: f64,
+    pub throughput_per_s: f64,
+    pub baseline_crossbars: usize,
+    pub baseline_latency_ns: f64,
+    pub speedup: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub energy_nj: Option<f64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+pub fn summary(
+    net: &Network,
+    c: &crate::compile::Compiled,
+    base: &crate::compile::Baseline,
+    energy_nj: Option<f64>,
+) -> Summary {
+    let o = &c.options;
+    let used = c.packing.crossbars;
+    let cells = c.cells();
+    let xc = o.partition.xbar.cells();
+    Summary {
+        network: net.name.clone(),
+        input_hw: net.input_hw,
+        xbar: o.partition.xbar.to_string(),
+        depth_split: o.partition.depth_split,
+        depthwise: o.partition.depthwise,
+        duplicate: o.duplicate,
+        packer: o.pack.packer,
+        layer_threshold: o.pack.rules.layer_threshold,
+        max_load: o.pack.rules.max_load,
+        schedule: o.schedule,
+        effort: o.effort,
+        seed: o.pack.seed,
+        samples: o.samples,
+        crossbars_budget: o.budget,
+        crossbars_used: used,
+        area_lower_bound: c.area_lower_bound(),
+        tiles: c.partition.tiles(),
+        tile_copies: c.items.len(),
+        cells,
+        copies: c.copies.clone(),
+        utilization: if used == 0 {
+            0.0
+        } else {
+            cells as f64 / (used as u64 * xc) as f64
+        },
+        utilization_of_budget: if o.budget == 0 {
+            0.0
+        } else {
+            cells as f64 / (o.budget as u64 * xc) as f64
+        },
+        latency_ns: c.sim.latency_ns,
+        ideal_latency_ns: c.sim.ideal_latency_ns,
+        contention_efficiency: c.sim.contention_efficiency(),
+        period_ns: c.sim.period_ns,
+        max_layer_time_ns: c.sim.max_layer_time_ns,
+        max_crossbar_load_ns: c.sim.max_crossbar_load_ns,
+        throughput_per_s: if c.sim.period_ns > 0.0 {
+            1e9 / c.sim.period_ns
+        } else {
+            0.0
+        },
+        baseline_crossbars: base.crossbars,
+        baseline_latency_ns: base.latency_ns,
+        speedup: if c.sim.latency_ns > 0.0 {
+            base.latency_ns / c.sim.latency_ns
+        } else {
+            0.0
+        },
+        energy_nj,
+        warnings: Vec::new(),
+    }
+}
+
+/// Human summary of a compilation.
+pub fn summary_text(s: &Summary) -> String {
+    let ms = |ns: f64| format!("{:.3} ms", ns / 1e6);
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "{} at {}x{} on {} crossbars ({} duplication, {} packer, D={}, {:?} depthwise, {:?} schedule)",
+        s.network,
+        s.input_hw[0],
+        s.input_hw[1],
+        s.xbar,
+        format!("{:?}", s.duplicate).to_lowercase(),
+        format!("{:?}", s.packer).to_lowercase(),
+        s.depth_split,
+        s.depthwise,
+        s.schedule
+    );
+    let _ = writeln!(
+        t,
+        "  crossbars      {} used of {} (area lower bound {}), {} tiles, {} tile copies",
+        s.crossbars_used, s.crossbars_budget, s.area_lower_bound, s.tiles, s.tile_copies
+    );
+    let _ = writeln!(
+        t,
+        "  utilisation    {:.1}% of used crossbars, {:.1}% of the budget",
+        100.0 * s.utilization,
+        100.0 * s.utilization_of_budget
+    );
+    let _ = writeln!(
+        t,
+        "  latency        {} for {} samples (ideal {}, contention efficiency {:.2})",
+        ms(s.latency_ns),
+        s.samples,
+        ms(s.ideal_latency_ns),
+        s.contention_efficiency
+    );
+    let _ = writeln!(
+        t,
+        "  period         {} ({:.0} inferences/s)",
+        ms(s.period_ns),
+        s.throughput_per_s
+    );
+    let _ = writeln!(
+        t,
+        "  ISAAC-like     {} on {} crossbars → speed-up {:.2}×",
+        ms(s.baseline_latency_ns),
+        s.baseline_crossbars,
+        s.speedup
+    );
+    if let Some(e) = s.energy_nj {
+        let _ = writeln!(t, "  energy         {:.1} µJ per inference", e / 1e3);
+    }
+    t
+}
+
+/// `pack.csv`: one row per tile copy.
+pub fn pack_csv(c: &crate::compile::Compiled) -> anyhow::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["tile", "layer", "copy", "crossbar", "x", "y", "w", "h"])?;
+    for (k, (it, p)) in c.items.iter().zip(&c.packing.placements).enumerate() {
+        w.write_record([
+            k.to_string(),
+            it.layer.to_string(),
+            it.copy.to_string(),
+            p.crossbar.to_string(),
+            p.x.to_string(),
+            p.y.to_string(),
+            it.cols.to_string(),
+            it.rows.to_string(),
+        ])?;
+    }
+    Ok(w.into_inner()?)
+}
+
+/// `partition.json`: per layer its box, tiles and copies.
+pub fn partition_json(net: &Network, c: &crate::compile::Compiled) -> serde_json::Value {
+    let layers: Vec<serde_json::Value> = net
+        .layers
+        .iter()
+        .zip(&c.partition.layers)
+        .zip(&c.copies)
+        .zip(&c.layer_time_ns)
+        .map(|(((l, p), &x), &t)| {
+            serde_json::json!({
+                "index": l.index,
+                "name": l.name,
+                "kind": l.kind,
+                "box": p.bx,
+                "tiles": p.tiles.iter().map(|t| serde_json::json!({
+                    "index": t.index, "row0": t.row0, "col0": t.col0,
+                    "rows": t.rows, "cols": t.cols, "cycles": t.cycles,
+                })).collect::<Vec<_>>(),
+                "copies": x,
+                "time_ns": t,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "network": net.name,
+        "xbar": c.partition.options.xbar.to_string(),
+        "depth_split": c.partition.options.depth_split,
+        "depthwise": c.partition.options.depthwise,
+        "layers": layers,
+        "edges": net.edges,
+    })
+}
+
+/// Trace as CSV: layer, name, sample, start, end, crossbars (space-separated ids).
+pub fn trace_csv(
+    net: &Network,
+    trace: &[crate::simulate::Execution],
+    lc: &[Vec<u32>],
+) -> anyhow::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["layer", "name", "sample", "start_ns", "end_ns", "crossbars"])?;
+    for e in trace {
+        let xs: Vec<String> = lc[e.layer].iter().map(|c| c.to_string()).collect();
+        w.write_record([
+            e.layer.to_string(),
+            net.layers[e.layer].name.clone(),
+            e.sample.to_string(),
+            format!("{}", e.start_ns),
+            format!("{}", e.end_ns),
+            xs.join(" "),
+        ])?;
+    }
+    Ok(w.into_inner()?)
+}
+
+/// Trace as Chrome trace-event JSON: one complete event per execution, one track per sample.
+pub fn trace_chrome(
+    net: &Network,
+    trace: &[crate::simulate::Execution],
+    lc: &[Vec<u32>],
+) -> anyhow::Result<Vec<u8>> {
+    let events: Vec<serde_json::Value> = trace
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "name": net.layers[e.layer].name,
+                "cat": "layer",
+                "ph": "X",
+                "ts": e.start_ns / 1e3,
+                "dur": (e.end_ns - e.start_ns) / 1e3,
+                "pid": 1,
+                "tid": e.sample,
+                "args": {"layer": e.layer, "sample": e.sample, "crossbars": lc[e.layer]},
+            })
+        })
+        .collect();
+    Ok(serde_json::to_vec(
+        &serde_json::json!({"traceEvents": events, "displayTimeUnit": "ns"}),
+    )?)
+}
+
+/// Read energy of one inference: every tile's activations times its per-activation energy
+/// (copies split activations, so duplication does not change it). None if the hardware model
+/// has no energy for some tile shape.
+pub fn energy_per_inference_nj(
+    c: &crate::compile::Compiled,
+    hw: &crate::hardware::HwConfig,
+    bits: u32,
+) -> Option<f64> {
+    let mut total = 0.0;
+    for t in c.partition.iter_tiles() {
+        let a = hw.activation(t.rows, t.read_cols, bits).ok()?;
+        total += a.energy_nj * t.cycles as f64;
+    }
+    Some(total)
+}

@@ -15,7 +15,7 @@ pub struct InspectArgs {
 }
 
 pub fn run(a: InspectArgs) -> anyhow::Result<()> {
-    let opts = a.partition.options()?;
+    let opts = a.partition.options(rnc::partition::Crossbar::default())?;
     let net = a.model.load(&a.input)?;
     let part = rnc::partition::partition(&net, &opts)?;
     if a.json {

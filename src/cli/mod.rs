@@ -1,5 +1,7 @@
 //! Command definitions and dispatch.
 
+mod compile;
+mod hw;
 mod inspect;
 mod search;
 
@@ -21,6 +23,11 @@ pub struct Cli {
 pub enum Command {
     /// Print a network's weight layers, their boxes and tiles, and the area lower bound.
     Inspect(inspect::InspectArgs),
+    /// Compile a network onto a crossbar budget: duplicate, pack, simulate, compare with ISAAC-like.
+    Compile(compile::CompileArgs),
+    /// Cost of one crossbar activation under an MNSIM SimConfig.ini: latency τ and its parts,
+    /// PE area, read power and energy.
+    Hw(hw::HwCmdArgs),
     /// Search OFA MobileNetV3-small subnets for accuracy and speed-up on a crossbar budget (NSGA-II).
     Search(search::SearchArgs),
 }
@@ -28,6 +35,8 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Inspect(a) => inspect::run(a),
+        Command::Compile(a) => compile::run(a),
+        Command::Hw(a) => hw::run(a),
         Command::Search(a) => search::run(a),
     }
 }
@@ -58,9 +67,9 @@ pub struct InputArgs {
 /// How layers are cut into tiles.
 #[derive(Args, Debug, Clone)]
 pub struct PartitionArgs {
-    /// Crossbar size ROWSxCOLS.
-    #[arg(long, default_value = "128x128", value_name = "ROWSxCOLS")]
-    pub xbar: String,
+    /// Crossbar size ROWSxCOLS (default: the hardware configuration's Xbar_Size, 128x128).
+    #[arg(long, value_name = "ROWSxCOLS")]
+    pub xbar: Option<String>,
     /// Depthwise split factor D (≥ 1): depthwise layers are cut into column groups of ⌊C/D⌋ channels.
     #[arg(long, default_value_t = 1, value_name = "D")]
     pub depth_split: usize,
@@ -70,11 +79,12 @@ pub struct PartitionArgs {
 }
 
 impl PartitionArgs {
-    pub fn options(&self) -> anyhow::Result<PartitionOptions> {
-        let xbar: Crossbar = self
-            .xbar
-            .parse()
-            .map_err(|e: String| anyhow::anyhow!("--xbar: {e}"))?;
+    /// Partition options; the crossbar defaults to `default_xbar` (the hardware's).
+    pub fn options(&self, default_xbar: Crossbar) -> anyhow::Result<PartitionOptions> {
+        let xbar: Crossbar = match &self.xbar {
+            Some(x) => x.parse().map_err(|e: String| anyhow::anyhow!("--xbar: {e}"))?,
+            None => default_xbar,
+        };
         if self.depth_split == 0 {
             anyhow::bail!("--depth-split must be at least 1 (got 0)");
         }
@@ -112,4 +122,37 @@ pub fn read_genome(arg: &str) -> anyhow::Result<Genome> {
     let text =
         std::fs::read_to_string(arg).map_err(|e| anyhow::anyhow!("--genome: cannot read '{arg}': {e}"))?;
     Genome::from_json(&text).map_err(|e| anyhow::anyhow!("--genome {arg}: {e}"))
+}
+
+/// The hardware configuration (MNSIM 2.0 `SimConfig.ini`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct HwArgs {
+    /// MNSIM SimConfig.ini (default: the embedded reference configuration, 128x128 crossbars).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// Override one configuration key, e.g. --set Xbar_Size=256,256 (repeatable; a key present
+    /// in several sections is written SECTION/KEY).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+impl HwArgs {
+    pub fn load(&self) -> anyhow::Result<rnc::hardware::HwConfig> {
+        use rnc::hardware::{DEFAULT_SIMCONFIG, DEFAULT_SOURCE, HwConfig};
+        let mut overrides = Vec::with_capacity(self.set.len());
+        for s in &self.set {
+            let (k, v) = s
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--set '{s}': expected KEY=VALUE, e.g. Xbar_Size=256,256"))?;
+            overrides.push((k, v));
+        }
+        let hw = match &self.config {
+            None => HwConfig::parse_with_overrides(DEFAULT_SIMCONFIG, DEFAULT_SOURCE, &overrides)?,
+            Some(path) => HwConfig::from_file_with_overrides(path, &overrides).map_err(|e| match e {
+                rnc::hardware::ConfigError::Io { .. } => anyhow::anyhow!("--config: {e}"),
+                e => e.into(),
+            })?,
+        };
+        Ok(hw)
+    }
 }

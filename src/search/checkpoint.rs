@@ -12,6 +12,44 @@ use std::path::Path;
 /// Version of the checkpoint layout; bumped when it changes incompatibly.
 pub const FORMAT: u32 = 1;
 
+/// f64 stored as its shortest round-trip decimal text: serde_json's default number parsing
+/// may be off by one unit in the last place, and a resumed run must see the exact values.
+pub(crate) mod exact {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(x)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        let t = String::deserialize(d)?;
+        t.parse()
+            .map_err(|_| D::Error::custom(format!("'{t}' is not a number")))
+    }
+
+    /// The same for `Option<f64>` (`null` = none).
+    pub mod option {
+        use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+        pub fn serialize<S: Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+            match x {
+                Some(v) => s.collect_str(v),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+            match Option::<String>::deserialize(d)? {
+                None => Ok(None),
+                Some(t) => t
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| D::Error::custom(format!("'{t}' is not a number"))),
+            }
+        }
+    }
+}
+
 /// What defines a search: a checkpoint only continues under identical settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
@@ -20,11 +58,13 @@ pub struct Settings {
     pub input: usize,
     pub classes: usize,
     pub population: usize,
+    #[serde(with = "exact")]
     pub mutation_rate: f64,
     /// Accuracy source name, e.g. `none` or `external:./eval.py`.
     pub accuracy: String,
-    /// The hardware objective's baseline description.
-    pub baseline: serde_json::Value,
+    /// The hardware objective's baseline description, as compact JSON text (kept as text so
+    /// its numbers compare exactly).
+    pub baseline: String,
 }
 
 impl Settings {

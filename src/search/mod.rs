@@ -35,10 +35,13 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
     pub feasible: bool,
+    #[serde(with = "checkpoint::exact")]
     pub latency_ns: f64,
+    #[serde(with = "checkpoint::exact")]
     pub speedup: f64,
     pub crossbars_used: usize,
     /// `None` when there is no accuracy source or the candidate is infeasible (not scored).
+    #[serde(with = "checkpoint::exact::option")]
     pub accuracy: Option<f64>,
 }
 
@@ -539,7 +542,7 @@ pub fn run(
         population: cfg.population,
         mutation_rate: genome_ops::MUTATION_RATE,
         accuracy: acc.name(),
-        baseline: hw.baseline_json(),
+        baseline: hw.baseline_json().to_string(),
     };
     let real_accuracy = acc.is_real();
     let cp_path = cfg.out.join(CHECKPOINT);

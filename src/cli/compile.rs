@@ -1,0 +1,199 @@
+use super::{HwArgs, InputArgs, ModelArgs, PartitionArgs};
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use rnc::compile::{CompileOptions, Effort, baseline, compile};
+use rnc::duplicate::DuplicateMode;
+use rnc::error::write_atomic;
+use rnc::network::Schedule;
+use rnc::pack::{PackOptions, Packer, Rules};
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum TraceFormat {
+    Csv,
+    Chrome,
+}
+
+#[derive(Args, Debug)]
+pub struct CompileArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub partition: PartitionArgs,
+    #[command(flatten)]
+    pub hw: HwArgs,
+    /// Input precision in bits (τ is evaluated at this many input bits).
+    #[arg(long, default_value_t = 8, value_name = "BITS")]
+    pub input_bits: u32,
+    /// Crossbars available (the budget). Required unless --budget-sweep is given.
+    #[arg(long, value_name = "N")]
+    pub crossbars: Option<usize>,
+    /// Duplicate layers: auto (contention-aware, the best), area, reference; bare flag = auto.
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "auto", default_value = "none")]
+    pub duplicate: DuplicateMode,
+    /// Placement strategy.
+    #[arg(long, value_enum, default_value_t = Packer::Search)]
+    pub packer: Packer,
+    /// Open crossbars beyond the budget to find the least number needed.
+    #[arg(long)]
+    pub find_solution: bool,
+    /// A crossbar never holds layers whose indices differ by ≤ this (negative = off).
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true, value_name = "T")]
+    pub layer_threshold: i64,
+    /// At most this many tiles per crossbar (0 = off).
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    pub max_load: usize,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Samples simulated back to back.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub samples: usize,
+    /// Precedence: dag (data dependences) or chain (execution order, as the reference).
+    #[arg(long, value_enum, default_value_t = Schedule::Dag)]
+    pub schedule: Schedule,
+    /// Optimizer effort.
+    #[arg(long, value_enum, default_value_t = Effort::Default)]
+    pub effort: Effort,
+    /// Budgets as multiples of the ISAAC-like footprint, e.g. 0.8,1.0,1.2,1.4: one row each.
+    #[arg(long, value_delimiter = ',', value_name = "F,F,...")]
+    pub budget_sweep: Vec<f64>,
+    /// Folder for partition.json, pack.csv and summary.json.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Write every layer execution to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// Trace format: csv or chrome (chrome://tracing / Perfetto JSON).
+    #[arg(long, value_enum, default_value = "csv")]
+    pub trace_format: TraceFormat,
+    /// Print summary.json to stdout instead of the human summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Upper limits that keep a run bounded in memory and time.
+const MAX_CROSSBARS: usize = 1_000_000;
+const MAX_SAMPLES: usize = 1_000_000;
+
+pub fn run(a: CompileArgs) -> anyhow::Result<()> {
+    let hw = a.hw.load()?;
+    let popts = a.partition.options(hw.crossbar())?;
+    if popts.xbar != hw.crossbar() {
+        anyhow::bail!(
+            "--xbar {} differs from the hardware configuration's Xbar_Size {}; drop --xbar or change the \
+             configuration (--set Xbar_Size={},{})",
+            popts.xbar,
+            hw.crossbar(),
+            popts.xbar.rows,
+            popts.xbar.cols
+        );
+    }
+    if a.input_bits == 0 || a.input_bits > 32 {
+        anyhow::bail!("--input-bits must be between 1 and 32 (got {})", a.input_bits);
+    }
+    let net = a.model.load(&a.input)?;
+    if a.samples == 0 || a.samples > MAX_SAMPLES {
+        anyhow::bail!(
+            "--samples must be between 1 and {MAX_SAMPLES} (got {})",
+            a.samples
+        );
+    }
+    let bits = a.input_bits;
+    let tau_fn = |r: usize, c: usize| hw.latency_ns(r, c, bits);
+    let tau: rnc::compile::TileLatency = &tau_fn;
+    let base = baseline(&net, popts.xbar, tau, a.samples, a.schedule)?;
+    let mk = |budget: usize| CompileOptions {
+        partition: popts,
+        budget,
+        find_solution: a.find_solution,
+        duplicate: a.duplicate,
+        pack: PackOptions {
+            packer: a.packer,
+            rules: Rules {
+                layer_threshold: a.layer_threshold,
+                max_load: a.max_load,
+                period_ns: None,
+            },
+            budget: None,
+            seed: a.seed,
+            generations: match a.effort {
+                Effort::Fast => 0,
+                Effort::Default => 40,
+                Effort::Max => 200,
+            },
+        },
+        samples: a.samples,
+        schedule: a.schedule,
+        effort: a.effort,
+    };
+    if !a.budget_sweep.is_empty() {
+        println!(
+            "{:>6} {:>8} {:>6} {:>6} {:>8} {:>12} {:>12} {:>8} {:>6}",
+            "factor", "budget", "used", "bound", "util", "latency_ms", "ideal_ms", "speedup", "eff"
+        );
+        for &f in &a.budget_sweep {
+            if !(f > 0.0 && f.is_finite()) {
+                anyhow::bail!("--budget-sweep: {f} is not a positive factor");
+            }
+            let budget = (f * base.crossbars as f64).round() as usize;
+            match compile(&net, tau, &mk(budget)) {
+                Ok(c) => {
+                    let s = rnc::report::summary(&net, &c, &base, None);
+                    println!(
+                        "{:>6.2} {:>8} {:>6} {:>6} {:>7.1}% {:>12.4} {:>12.4} {:>8.2} {:>6.2}",
+                        f,
+                        budget,
+                        s.crossbars_used,
+                        s.area_lower_bound,
+                        100.0 * s.utilization_of_budget,
+                        s.latency_ns / 1e6,
+                        s.ideal_latency_ns / 1e6,
+                        s.speedup,
+                        s.contention_efficiency
+                    );
+                }
+                Err(e) => println!("{f:>6.2} {budget:>8}  does not fit: {e}"),
+            }
+        }
+        return Ok(());
+    }
+    let budget = match (a.crossbars, a.find_solution) {
+        (Some(n), _) if n == 0 || n > MAX_CROSSBARS => {
+            anyhow::bail!("--crossbars must be between 1 and {MAX_CROSSBARS} (got {n})")
+        }
+        (Some(n), _) => n,
+        (None, true) => 0,
+        (None, false) => anyhow::bail!("give --crossbars N (or --find-solution, or --budget-sweep F,F,...)"),
+    };
+    let c = compile(&net, tau, &mk(budget))?;
+    let energy = rnc::report::energy_per_inference_nj(&c, &hw, bits);
+    let s = rnc::report::summary(&net, &c, &base, energy);
+    let summary_json = serde_json::to_string_pretty(&s)?;
+    if let Some(dir) = &a.out {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create --out folder {}", dir.display()))?;
+        write_atomic(&dir.join("summary.json"), summary_json.as_bytes())?;
+        write_atomic(&dir.join("pack.csv"), &rnc::report::pack_csv(&c)?)?;
+        let pj = serde_json::to_string_pretty(&rnc::report::partition_json(&net, &c))?;
+        write_atomic(&dir.join("partition.json"), pj.as_bytes())?;
+    }
+    if let Some(path) = &a.trace {
+        let preds = net.predecessors(a.schedule);
+        let sim = rnc::compile::run_sim(&c.items, &c.packing, &c.layer_time_ns, &preds, a.samples, true)?;
+        let lc = c.packing.layer_crossbars(&c.items, c.layer_time_ns.len());
+        let bytes = match a.trace_format {
+            TraceFormat::Csv => rnc::report::trace_csv(&net, &sim.trace, &lc)?,
+            TraceFormat::Chrome => rnc::report::trace_chrome(&net, &sim.trace, &lc)?,
+        };
+        write_atomic(path, &bytes)?;
+    }
+    if a.json {
+        println!("{summary_json}");
+    } else {
+        print!("{}", rnc::report::summary_text(&s));
+    }
+    Ok(())
+}

@@ -1,0 +1,563 @@
+//! The whole pipeline for one network: partition → duplicate → pack → simulate, plus the
+//! ISAAC-like baseline (SPEC §9) that speed-ups are measured against.
+
+use crate::duplicate::{self, DuplicateMode, LayerTiming};
+use crate::network::{Network, Schedule};
+use crate::pack::{self, Item, PackError, PackOptions, Packing, Rules};
+use crate::partition::{DepthwiseMapping, Partition, PartitionOptions, partition};
+use crate::simulate::{SimInput, SimResult, simulate};
+use anyhow::Context;
+use serde::Serialize;
+
+/// Per-tile activation latency τ(rows, cols) in ns at the configured input precision.
+pub type TileLatency<'a> = &'a (dyn Fn(usize, usize) -> f64 + Sync);
+
+/// How hard the optimizer tries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Effort {
+    /// A few milliseconds: used inside the search.
+    Fast,
+    /// Well under a second.
+    #[default]
+    Default,
+    /// Seconds: more periods, orders and depth splits.
+    Max,
+}
+
+/// Everything that determines a compilation.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct CompileOptions {
+    pub partition: PartitionOptions,
+    /// Crossbars available.
+    pub budget: usize,
+    /// Open crossbars beyond the budget to find the least number needed.
+    pub find_solution: bool,
+    pub duplicate: DuplicateMode,
+    pub pack: PackOptions,
+    pub samples: usize,
+    pub schedule: Schedule,
+    pub effort: Effort,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            partition: PartitionOptions::default(),
+            budget: 0,
+            find_solution: false,
+            duplicate: DuplicateMode::None,
+            pack: PackOptions::default(),
+            samples: 8,
+            schedule: Schedule::Dag,
+            effort: Effort::Default,
+        }
+    }
+}
+
+/// A compiled mapping and its simulation.
+#[derive(Clone, Debug, Serialize)]
+pub struct Compiled {
+    pub options: CompileOptions,
+    pub partition: Partition,
+    pub timings: Vec<LayerTiming>,
+    /// Copies per layer.
+    pub copies: Vec<u64>,
+    /// Every tile copy, in layer, copy, tile order.
+    pub items: Vec<Item>,
+    pub packing: Packing,
+    /// t_i per layer with its copies.
+    pub layer_time_ns: Vec<f64>,
+    pub sim: SimResult,
+}
+
+impl Compiled {
+    pub fn area_lower_bound(&self) -> u64 {
+        self.partition.area_lower_bound()
+    }
+    pub fn cells(&self) -> u64 {
+        self.items.iter().map(Item::cells).sum()
+    }
+}
+
+/// The ISAAC-like reference point: D = 1, serial depthwise mapping, no duplication, every
+/// tile on its own crossbar.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Baseline {
+    pub network: String,
+    pub input_hw: [usize; 2],
+    pub crossbars: usize,
+    pub samples: usize,
+    pub schedule: Schedule,
+    pub latency_ns: f64,
+}
+
+/// Computes the ISAAC-like baseline of `net` with the same simulator.
+pub fn baseline(
+    net: &Network,
+    xbar: crate::partition::Crossbar,
+    tau: TileLatency,
+    samples: usize,
+    schedule: Schedule,
+) -> anyhow::Result<Baseline> {
+    let opts = PartitionOptions {
+        xbar,
+        depth_split: 1,
+        depthwise: DepthwiseMapping::Serial,
+        bit_slices: 1,
+    };
+    let part = partition(net, &opts)?;
+    let timings = duplicate::timings(&part, tau);
+    let times: Vec<f64> = timings.iter().map(|t| t.time(1)).collect();
+    let mut next = 0u32;
+    let layer_crossbars: Vec<Vec<u32>> = part
+        .layers
+        .iter()
+        .map(|lp| {
+            let v: Vec<u32> = (next..next + lp.tiles.len() as u32).collect();
+            next += lp.tiles.len() as u32;
+            v
+        })
+        .collect();
+    let preds = net.predecessors(schedule);
+    let sim = simulate(&SimInput {
+        layer_time_ns: &times,
+        layer_crossbars: &layer_crossbars,
+        preds: &preds,
+        crossbars: next as usize,
+        samples,
+        trace: false,
+    })
+    .map_err(|e| crate::error::Internal(e.to_string()))?;
+    Ok(Baseline {
+        network: net.name.clone(),
+        input_hw: net.input_hw,
+        crossbars: next as usize,
+        samples,
+        schedule,
+        latency_ns: sim.latency_ns,
+    })
+}
+
+/// Every tile copy for `copies`, with its layer's time.
+pub fn items(part: &Partition, copies: &[u64], times: &[f64]) -> Vec<Item> {
+    let mut v = Vec::new();
+    for (lp, (&x, &t)) in part.layers.iter().zip(copies.iter().zip(times)) {
+        for copy in 0..x as usize {
+            for tile in &lp.tiles {
+                v.push(Item {
+                    layer: lp.layer,
+                    copy,
+                    tile: tile.index,
+                    rows: tile.rows,
+                    cols: tile.cols,
+                    time_ns: t,
+                });
+            }
+        }
+    }
+    v
+}
+
+/// Compiles `net` for the options: the full pipeline up to simulation.
+pub fn compile(net: &Network, tau: TileLatency, opts: &CompileOptions) -> anyhow::Result<Compiled> {
+    let part = partition(net, &opts.partition)?;
+    let timings = duplicate::timings(&part, tau);
+    let preds = net.predecessors(opts.schedule);
+    let cap = if opts.find_solution {
+        None
+    } else {
+        Some(opts.budget)
+    };
+    let pack_opts = PackOptions {
+        budget: cap,
+        ..opts.pack
+    };
+    let (copies, packing) = match opts.duplicate {
+        DuplicateMode::None => {
+            let copies = vec![1; timings.len()];
+            let times: Vec<f64> = timings.iter().map(|t| t.time(1)).collect();
+            let it = items(&part, &copies, &times);
+            let p = pack::pack(&it, part.options.xbar, &pack_opts)?;
+            (copies, p)
+        }
+        DuplicateMode::Reference => reference(&part, &timings, &pack_opts, opts)?,
+        DuplicateMode::Area => area(&part, &timings, &pack_opts, opts)?,
+        DuplicateMode::Auto => match staged(&part, &timings, &preds, opts)? {
+            Some(r) => r,
+            None => contention_aware(&part, &timings, &preds, opts)?,
+        },
+    };
+    finish(net, part, timings, copies, packing, &preds, opts)
+}
+
+fn finish(
+    net: &Network,
+    part: Partition,
+    timings: Vec<LayerTiming>,
+    copies: Vec<u64>,
+    packing: Packing,
+    preds: &[Vec<usize>],
+    opts: &CompileOptions,
+) -> anyhow::Result<Compiled> {
+    let times: Vec<f64> = timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
+    let it = items(&part, &copies, &times);
+    let sim = run_sim(&it, &packing, &times, preds, opts.samples, false)?;
+    let _ = net;
+    Ok(Compiled {
+        options: *opts,
+        partition: part,
+        timings,
+        copies,
+        items: it,
+        packing,
+        layer_time_ns: times,
+        sim,
+    })
+}
+
+/// Simulates a packing.
+pub fn run_sim(
+    items: &[Item],
+    packing: &Packing,
+    times: &[f64],
+    preds: &[Vec<usize>],
+    samples: usize,
+    trace: bool,
+) -> anyhow::Result<SimResult> {
+    let lc = packing.layer_crossbars(items, times.len());
+    simulate(&SimInput {
+        layer_time_ns: times,
+        layer_crossbars: &lc,
+        preds,
+        crossbars: packing.crossbars,
+        samples,
+        trace,
+    })
+    .map_err(|e| crate::error::Internal(e.to_string()).into())
+}
+
+/// Packs the copies for period-derived `copies` with the area packer; None if it fails.
+fn try_area(
+    part: &Partition,
+    timings: &[LayerTiming],
+    copies: &[u64],
+    pack_opts: &PackOptions,
+) -> Result<Packing, PackError> {
+    let times: Vec<f64> = timings.iter().zip(copies).map(|(t, &x)| t.time(x)).collect();
+    let it = items(part, copies, &times);
+    pack::pack(&it, part.options.xbar, pack_opts)
+}
+
+/// The reference's duplication: margins 0.95 … 0.60 until the copies pack.
+fn reference(
+    part: &Partition,
+    timings: &[LayerTiming],
+    pack_opts: &PackOptions,
+    opts: &CompileOptions,
+) -> anyhow::Result<(Vec<u64>, Packing)> {
+    let budget_cells = opts.budget as u64 * part.options.xbar.cells();
+    let mut last_err = None;
+    for k in 0..8 {
+        let margin = 0.95 - 0.05 * k as f64;
+        let copies = duplicate::reference_copies(timings, budget_cells, margin);
+        match try_area(part, timings, &copies, pack_opts) {
+            Ok(p) => return Ok((copies, p)),
+            Err(e) => last_err = Some(e),
+        }
+    }
+    let e = last_err.map_or_else(|| anyhow::anyhow!("no margin tried"), anyhow::Error::from);
+    Err(e.context("reference duplication: no margin from 0.95 to 0.60 packs"))
+}
+
+/// Least period whose copies pack by area (contention ignored).
+fn area(
+    part: &Partition,
+    timings: &[LayerTiming],
+    pack_opts: &PackOptions,
+    opts: &CompileOptions,
+) -> anyhow::Result<(Vec<u64>, Packing)> {
+    let fast = PackOptions {
+        packer: pack::Packer::Maxrects,
+        ..*pack_opts
+    };
+    let ones = vec![1; timings.len()];
+    let base = try_area(part, timings, &ones, pack_opts).context("even without duplication")?;
+    let budget_cells = opts.budget as u64 * part.options.xbar.cells();
+    let mut best = (duplicate::period(timings, &ones), ones, base);
+    // Bisection on P between the smallest reachable period and the undulicated one.
+    let (mut lo, mut hi) = (duplicate::min_period(timings), best.0);
+    for _ in 0..iterations(opts.effort) {
+        if hi - lo <= hi * 1e-4 {
+            break;
+        }
+        let mid = 0.5 * (lo + hi);
+        let Some(copies) = duplicate::copies_for_period(timings, mid) else {
+            lo = mid;
+            continue;
+        };
+        if duplicate::cells(timings, &copies) > budget_cells {
+            lo = mid;
+            continue;
+        }
+        match try_area(part, timings, &copies, &fast) {
+            Ok(p) => {
+                hi = duplicate::period(timings, &copies);
+                best = (hi, copies, p);
+            }
+            Err(_) => lo = mid,
+        }
+    }
+    let (_, copies, fast_p) = best;
+    // Final packing with the requested (better) packer; the fast one already succeeded.
+    let p = try_area(part, timings, &copies, pack_opts).unwrap_or(fast_p);
+    Ok((copies, p))
+}
+
+fn iterations(e: Effort) -> usize {
+    match e {
+        Effort::Fast => 10,
+        Effort::Default => 24,
+        Effort::Max => 40,
+    }
+}
+
+/// Stage-based contention-aware mapping (see [`crate::optimize`]); None when the rules
+/// forbid neighbouring layers to share crossbars or no staging fits.
+fn staged(
+    part: &Partition,
+    timings: &[LayerTiming],
+    preds: &[Vec<usize>],
+    opts: &CompileOptions,
+) -> anyhow::Result<Option<(Vec<u64>, Packing)>> {
+    if opts.pack.rules.layer_threshold > 0 || opts.budget == 0 || std::env::var_os("RNC_NO_STAGES").is_some()
+    {
+        return Ok(None);
+    }
+    let (stage_len, iters, factors, fills): (usize, usize, &[f64], &[f64]) = match opts.effort {
+        Effort::Fast => (12, 12, &[1.0], &[0.85]),
+        Effort::Default => (24, 20, &[1.0, 1.15, 1.3], &[0.95, 0.85, 0.75]),
+        Effort::Max => (
+            64,
+            30,
+            &[1.0, 1.05, 1.1, 1.2, 1.3, 1.45, 1.6],
+            &[0.97, 0.92, 0.85, 0.78, 0.7],
+        ),
+    };
+    let mut best: Option<(Vec<u64>, Packing, f64)> = None;
+    for &fill in fills {
+        let rules = Rules {
+            layer_threshold: 0.min(opts.pack.rules.layer_threshold),
+            ..opts.pack.rules
+        };
+        let prob =
+            crate::optimize::Problem::new(part, timings, opts.budget, opts.samples, rules, stage_len, fill);
+        // Bisection on the planner alone (cheap); packing is checked at the end, stepping the
+        // period up where the plan's area estimate was optimistic.
+        let mut hi: f64 = timings.iter().map(|t| t.time(1)).sum();
+        if prob.plan(hi).is_none() {
+            continue;
+        }
+        let mut lo = duplicate::min_period(timings);
+        for _ in 0..iters {
+            if hi - lo <= hi * 1e-4 {
+                break;
+            }
+            let mid = 0.5 * (lo + hi);
+            if prob.plan(mid).is_some() {
+                hi = mid
+            } else {
+                lo = mid
+            }
+        }
+        for &f in factors {
+            let mut p = hi * f;
+            let mut fe = None;
+            for _ in 0..8 {
+                fe = prob.feasible(p);
+                if fe.is_some() {
+                    break;
+                }
+                p *= 1.06;
+            }
+            let Some(fallback) = fe else { continue };
+            let mut stages: Vec<_> = fallback.iter().map(|(s, _)| *s).collect();
+            prob.spend_spare(&mut stages);
+            let Some((copies, packing)) = prob.realize(&stages, &fallback) else {
+                continue;
+            };
+            let times: Vec<f64> = timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
+            let it = items(part, &copies, &times);
+            let sim = run_sim(&it, &packing, &times, preds, opts.samples, false)?;
+            if best.as_ref().is_none_or(|b| sim.latency_ns < b.2) {
+                best = Some((copies, packing, sim.latency_ns));
+            }
+        }
+    }
+    Ok(best.map(|(c, p, _)| (c, p)))
+}
+
+/// Contention-aware duplication and placement.
+///
+/// For a target period P every layer needs x_i(P) copies, and tiles are packed so that no
+/// crossbar carries more than P of work per sample (time is a third packing dimension).
+/// Latency over N samples is about Σ t_i + (N−1)·P, so beyond reaching P the spare area buys
+/// more copies where they cut Σ t_i most per cell: minimising Σ c_i/x_i under Σ a_i·x_i ≤ A
+/// gives x_i ∝ √(c_i/a_i), scaled by λ. The search finds the least feasible P, then for a few
+/// periods above it the largest λ that still packs; every feasible mapping met is simulated
+/// and the lowest simulated latency wins.
+fn contention_aware(
+    part: &Partition,
+    timings: &[LayerTiming],
+    preds: &[Vec<usize>],
+    opts: &CompileOptions,
+) -> anyhow::Result<(Vec<u64>, Packing)> {
+    let xbar = part.options.xbar;
+    let cap = if opts.find_solution {
+        usize::MAX
+    } else {
+        opts.budget
+    };
+    let budget_cells = opts.budget as u64 * xbar.cells();
+    // Work conservation: the crossbar-time of layer i is at least Σ_tiles τ·cycles.
+    let work: f64 = timings
+        .iter()
+        .flat_map(|t| t.tiles.iter())
+        .map(|&(tau, c)| tau * c as f64)
+        .sum();
+    let max_cycles: Vec<f64> = timings.iter().map(|t| t.max_copies() as f64).collect();
+    let attempt = |p: f64, lambda: f64| -> Option<(Vec<u64>, Packing, f64)> {
+        let mut copies = duplicate::copies_for_period(timings, p)?;
+        if lambda > 0.0 {
+            for (i, x) in copies.iter_mut().enumerate() {
+                let t = &timings[i];
+                let want = (lambda * max_cycles[i] / t.cells.max(1) as f64).sqrt().round() as u64;
+                *x = (*x).max(want.min(t.max_copies()));
+                // Each copy's tiles need distinct crossbars.
+                let per_copy = t.tiles.len() as u64;
+                if *x * per_copy > cap as u64 {
+                    *x = (cap as u64 / per_copy).max(1);
+                }
+            }
+            if copies.iter().zip(timings).any(|(&x, t)| t.time(x) > p) {
+                return None;
+            }
+        }
+        if !opts.find_solution && duplicate::cells(timings, &copies) > budget_cells {
+            return None;
+        }
+        let times: Vec<f64> = timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
+        let it = items(part, &copies, &times);
+        let rules = Rules {
+            period_ns: Some(p),
+            ..opts.pack.rules
+        };
+        let mut best: Option<(Packing, f64)> = None;
+        for packer in [pack::strategies::local, pack::timed] {
+            let Some(packing) = packer(&it, xbar, &rules, cap) else {
+                continue;
+            };
+            let sim = run_sim(&it, &packing, &times, preds, opts.samples, false).ok()?;
+            if best.as_ref().is_none_or(|b| sim.latency_ns < b.1) {
+                best = Some((packing, sim.latency_ns));
+            }
+        }
+        let (packing, lat) = best?;
+        Some((copies, packing, lat))
+    };
+    let t1 = duplicate::period(timings, &vec![1; timings.len()]);
+    let lo0 = duplicate::min_period(timings).max(if opts.find_solution {
+        0.0
+    } else {
+        work / opts.budget as f64
+    });
+    let mut hi = t1.max(lo0);
+    let mut best: Option<(Vec<u64>, Packing, f64)> = None;
+    // Find a feasible upper end: the time budget may need to exceed the slowest layer.
+    for _ in 0..40 {
+        if let Some(r) = attempt(hi, 0.0) {
+            best = Some(r);
+            break;
+        }
+        hi *= 1.5;
+    }
+    let Some(mut best) = best else {
+        // Contention-aware packing impossible: fall back to the plain area duplication.
+        let pack_opts = PackOptions {
+            budget: if opts.find_solution {
+                None
+            } else {
+                Some(opts.budget)
+            },
+            ..opts.pack
+        };
+        return area(part, timings, &pack_opts, opts);
+    };
+    let keep = |r: (Vec<u64>, Packing, f64), best: &mut (Vec<u64>, Packing, f64)| {
+        if r.2 < best.2 {
+            *best = r;
+        }
+    };
+    // 1. Least feasible period with the least copies.
+    let mut lo = lo0.min(hi);
+    let (p_iters, l_iters, periods): (usize, usize, &[f64]) = match opts.effort {
+        Effort::Fast => (8, 6, &[1.0, 1.3]),
+        Effort::Default => (16, 10, &[1.0, 1.1, 1.25, 1.5, 2.0]),
+        Effort::Max => (24, 14, &[1.0, 1.05, 1.1, 1.2, 1.3, 1.45, 1.6, 1.8, 2.0, 2.5]),
+    };
+    for _ in 0..p_iters {
+        if hi - lo <= hi * 1e-3 {
+            break;
+        }
+        let mid = 0.5 * (lo + hi);
+        match attempt(mid, 0.0) {
+            Some(r) => {
+                hi = mid;
+                keep(r, &mut best);
+            }
+            None => lo = mid,
+        }
+    }
+    // 2. For periods at and above it, as many extra copies as still pack.
+    let p_min = hi;
+    for &f in periods {
+        let p = p_min * f;
+        // λ such that the copies would fill the budget's area if unconstrained.
+        let (mut l_lo, mut l_hi) = (0.0f64, 0.0f64);
+        let mut l = 1.0f64;
+        for _ in 0..60 {
+            match attempt(p, l) {
+                Some(r) => {
+                    l_lo = l;
+                    keep(r, &mut best);
+                    l *= 4.0;
+                }
+                None => {
+                    l_hi = l;
+                    break;
+                }
+            }
+        }
+        if l_hi == 0.0 {
+            continue;
+        }
+        for _ in 0..l_iters {
+            let mid = if l_lo == 0.0 {
+                l_hi / 4.0
+            } else {
+                (l_lo * l_hi).sqrt()
+            };
+            if l_hi / mid.max(1e-300) < 1.02 {
+                break;
+            }
+            match attempt(p, mid) {
+                Some(r) => {
+                    l_lo = mid;
+                    keep(r, &mut best);
+                }
+                None => l_hi = mid,
+            }
+        }
+    }
+    Ok((best.0, best.1))
+}

@@ -1,0 +1,446 @@
+//! Contention-aware mapping by pipeline stages (the default of `--duplicate`).
+//!
+//! Consecutive layers (in execution order) are grouped into stages; a stage owns a private
+//! set of K crossbars that host every copy of its layers' tiles, so stages never contend and
+//! a stage's layers run one after another, as they would anyway for one sample. With stage
+//! times T_s the simulated latency of N samples is at most Σ T_s + (N−1)·max T_s.
+//!
+//! For a target period P a dynamic programme over the layer order finds the stages using the
+//! fewest crossbars with every T_s ≤ P; the least feasible P is found by bisection; spare
+//! crossbars then go, one at a time, to the stage where they cut the latency most. Inside a
+//! stage a layer gets as many copies as its tiles fit distinct crossbars (x_i ≤ ⌊K/tiles_i⌋)
+//! and the area allows.
+
+use crate::duplicate::LayerTiming;
+use crate::pack::{self, Item, Packing, Placement, Rules};
+use crate::partition::Partition;
+
+/// A stage: layers `a..=b` on `k` private crossbars.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Stage {
+    pub a: usize,
+    pub b: usize,
+    pub k: usize,
+    pub time_ns: f64,
+}
+
+/// Inputs shared by every evaluation.
+pub struct Problem<'a> {
+    pub part: &'a Partition,
+    pub timings: &'a [LayerTiming],
+    pub budget: usize,
+    pub samples: usize,
+    /// Rules inside a stage (threshold ≤ 0: tiles of one layer never share a crossbar).
+    pub rules: Rules,
+    /// Longest stage considered by the dynamic programme.
+    pub max_stage_len: usize,
+    /// Fraction of a stage's cells the planner may fill (tiles rarely pack to the last cell).
+    pub area_fill: f64,
+    /// Stage times already computed, by (a, b, k): the planner asks for the same ones often.
+    pub cache: std::cell::RefCell<std::collections::HashMap<(u32, u32, u32), f64>>,
+    /// Per layer: t_i(1), cells of one copy, tiles, useful copies.
+    t1: Vec<f64>,
+    cells: Vec<u64>,
+    ntiles: Vec<usize>,
+    maxc: Vec<u64>,
+}
+
+impl<'a> Problem<'a> {
+    pub fn new(
+        part: &'a Partition,
+        timings: &'a [LayerTiming],
+        budget: usize,
+        samples: usize,
+        rules: Rules,
+        max_stage_len: usize,
+        area_fill: f64,
+    ) -> Problem<'a> {
+        Problem {
+            part,
+            timings,
+            budget,
+            samples,
+            rules,
+            max_stage_len,
+            area_fill,
+            cache: Default::default(),
+            t1: timings.iter().map(|t| t.time(1)).collect(),
+            cells: timings.iter().map(|t| t.cells).collect(),
+            ntiles: timings.iter().map(|t| t.tiles.len().max(1)).collect(),
+            maxc: timings.iter().map(|t| t.max_copies()).collect(),
+        }
+    }
+
+    fn tiles(&self, i: usize) -> usize {
+        self.ntiles[i]
+    }
+
+    /// Copies of layer i at multiplier μ (see `stage_copies`), within 1..=cap.
+    fn x_at(&self, i: usize, mu: f64, cap: u64) -> u64 {
+        let x = (self.t1[i] / (mu * self.cells[i].max(1) as f64)).sqrt().ceil();
+        if x.is_finite() {
+            (x as u64).clamp(1, cap)
+        } else {
+            cap
+        }
+    }
+
+    /// Copies of layers a..=b on k crossbars and the stage time; None if infeasible.
+    ///
+    /// Minimising Σ t_i = Σ T_i/x_i under Σ a_i·x_i ≤ A gives x_i = √(T_i / (μ·a_i)); each x_i is
+    /// also capped by ⌊k / tiles_i⌋ (its tiles need distinct crossbars), and μ is bisected so
+    /// the area just fits. Larger k only relaxes both caps, so the time is monotone in k.
+    pub fn stage_copies(&self, a: usize, b: usize, k: usize) -> Option<(Vec<u64>, f64)> {
+        let cap_cells = ((k as u64 * self.part.options.xbar.cells()) as f64 * self.area_fill) as u64;
+        let xmax = |i: usize| -> u64 { ((k / self.ntiles[i]) as u64).min(self.maxc[i]) };
+        if (a..=b).any(|i| xmax(i) == 0) {
+            return None;
+        }
+        let full: u64 = (a..=b).map(|i| xmax(i) * self.cells[i]).sum();
+        let copies: Vec<u64> = if full <= cap_cells {
+            (a..=b).map(xmax).collect()
+        } else {
+            if (a..=b).map(|i| self.cells[i]).sum::<u64>() > cap_cells {
+                return None;
+            }
+            let area = |mu: f64| -> u64 { (a..=b).map(|i| self.x_at(i, mu, xmax(i)) * self.cells[i]).sum() };
+            // log-space bisection on μ between "all at the cap" and "all single".
+            let hi_mu = (a..=b)
+                .map(|i| self.t1[i] / self.cells[i].max(1) as f64)
+                .fold(f64::MIN_POSITIVE, f64::max)
+                * 4.0;
+            let lo_mu = (a..=b)
+                .map(|i| self.t1[i] / (self.cells[i].max(1) as f64 * (xmax(i) as f64).powi(2)))
+                .fold(f64::MAX, f64::min)
+                .max(1e-300)
+                / 4.0;
+            let (mut lo, mut hi) = (lo_mu.ln(), hi_mu.ln());
+            for _ in 0..20 {
+                let mid = 0.5 * (lo + hi);
+                if area(mid.exp()) <= cap_cells {
+                    hi = mid
+                } else {
+                    lo = mid
+                }
+            }
+            let mu = hi.exp();
+            (a..=b).map(|i| self.x_at(i, mu, xmax(i))).collect()
+        };
+        let t = copies
+            .iter()
+            .zip(a..=b)
+            .map(|(&x, i)| self.timings[i].time(x))
+            .sum();
+        Some((copies, t))
+    }
+
+    /// Stage time of layers a..=b on k crossbars (infinite when infeasible), cached.
+    fn stage_time(&self, a: usize, b: usize, k: usize) -> f64 {
+        let key = (a as u32, b as u32, k as u32);
+        if let Some(&t) = self.cache.borrow().get(&key) {
+            return t;
+        }
+        let t = self.stage_copies(a, b, k).map_or(f64::INFINITY, |(_, t)| t);
+        self.cache.borrow_mut().insert(key, t);
+        t
+    }
+
+    /// Least k for which layers a..=b reach time ≤ p, searching upward from `from`.
+    fn k_min(&self, a: usize, b: usize, p: f64, from: usize) -> Option<usize> {
+        let ok = |k: usize| self.stage_time(a, b, k) <= p;
+        if !ok(self.budget) {
+            return None;
+        }
+        let (mut lo, mut hi) = (from.max(1), self.budget);
+        if ok(lo) {
+            return Some(lo);
+        }
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if ok(mid) { hi = mid } else { lo = mid }
+        }
+        Some(hi)
+    }
+
+    /// Fewest-crossbar stages with every stage time ≤ p.
+    pub fn plan(&self, p: f64) -> Option<Vec<Stage>> {
+        let n = self.timings.len();
+        let mut f = vec![usize::MAX; n + 1];
+        let mut from = vec![(0usize, 0usize); n + 1];
+        f[0] = 0;
+        for a in 0..n {
+            if f[a] == usize::MAX {
+                continue;
+            }
+            let mut k = 1;
+            for b in a..n.min(a + self.max_stage_len) {
+                // A longer stage never needs fewer crossbars: search upward from the last k.
+                let Some(kk) = self.k_min(a, b, p, k) else { break };
+                k = kk;
+                let total = f[a] + k;
+                if total <= self.budget && total < f[b + 1] {
+                    f[b + 1] = total;
+                    from[b + 1] = (a, k);
+                }
+            }
+        }
+        if f[n] == usize::MAX {
+            return None;
+        }
+        let mut stages = Vec::new();
+        let mut b = n;
+        while b > 0 {
+            let (a, k) = from[b];
+            let (_, t) = self.stage_copies(a, b - 1, k)?;
+            stages.push(Stage {
+                a,
+                b: b - 1,
+                k,
+                time_ns: t,
+            });
+            b = a;
+        }
+        stages.reverse();
+        Some(stages)
+    }
+
+    fn objective(&self, stages: &[Stage]) -> f64 {
+        let sum: f64 = stages.iter().map(|s| s.time_ns).sum();
+        let max = stages.iter().map(|s| s.time_ns).fold(0.0, f64::max);
+        sum + (self.samples.saturating_sub(1)) as f64 * max
+    }
+
+    /// Gives spare crossbars to the stages where they cut Σ T + (N−1)·max T most.
+    pub fn spend_spare(&self, stages: &mut [Stage]) {
+        let used: usize = stages.iter().map(|s| s.k).sum();
+        let mut spare = self.budget.saturating_sub(used);
+        // Larger steps first when much is spare, to keep this cheap.
+        while spare > 0 {
+            let step = (spare / (2 * stages.len().max(1))).max(1);
+            let base = self.objective(stages);
+            let mut best: Option<(f64, usize, f64)> = None;
+            for (si, s) in stages.iter().enumerate() {
+                let Some((_, t)) = self.stage_copies(s.a, s.b, s.k + step) else {
+                    continue;
+                };
+                let mut trial = stages.to_vec();
+                trial[si].time_ns = t;
+                let gain = base - self.objective(&trial);
+                if gain > 0.0 && best.is_none_or(|(g, ..)| gain > g) {
+                    best = Some((gain, si, t));
+                }
+            }
+            let Some((_, si, t)) = best else { break };
+            stages[si].k += step;
+            stages[si].time_ns = t;
+            spare -= step;
+        }
+    }
+
+    /// Packs layers a..=b with `xs` copies onto `k` crossbars. Layers whose copies need
+    /// nearly every crossbar of the stage are the most constrained, so they go first; then
+    /// the plain area orders.
+    fn pack_stage(&self, a: usize, xs: &[u64], k: usize) -> Option<(Vec<Item>, Packing, f64)> {
+        let times: Vec<f64> = xs
+            .iter()
+            .enumerate()
+            .map(|(j, &x)| self.timings[a + j].time(x))
+            .collect();
+        let items = stage_items(self.part, a, xs, &times);
+        let xbar = self.part.options.xbar;
+        let spread = |it: &Item| xs[it.layer - a] * self.tiles(it.layer) as u64;
+        let mut constrained: Vec<usize> = (0..items.len()).collect();
+        constrained.sort_by(|&p, &q| {
+            let (ip, iq) = (&items[p], &items[q]);
+            (spread(iq), iq.cells())
+                .cmp(&(spread(ip), ip.cells()))
+                .then(p.cmp(&q))
+        });
+        let orders = [
+            constrained,
+            pack::strategies::sorted_order(&items, 0),
+            pack::strategies::sorted_order(&items, 3),
+        ];
+        for order in &orders {
+            if let Some(p) = pack::strategies::greedy(&items, xbar, &self.rules, order, k) {
+                return Some((items, p, times.iter().sum()));
+            }
+        }
+        None
+    }
+
+    /// Drops copies while the stage time stays within `p`, cheapest time per cell first, so
+    /// the stage packs more easily.
+    fn trim(&self, a: usize, mut xs: Vec<u64>, p: f64) -> (Vec<u64>, f64) {
+        let time = |xs: &[u64]| -> f64 {
+            xs.iter()
+                .enumerate()
+                .map(|(j, &x)| self.timings[a + j].time(x))
+                .sum()
+        };
+        let mut t = time(&xs);
+        loop {
+            let mut best: Option<(f64, usize, u64, f64)> = None;
+            for (j, &x) in xs.iter().enumerate() {
+                if x <= 1 {
+                    continue;
+                }
+                let tl = &self.timings[a + j];
+                let step = (x / 8).max(1);
+                let dt = tl.time(x - step) - tl.time(x);
+                if t + dt > p {
+                    continue;
+                }
+                let saved = (step * tl.cells) as f64;
+                let score = saved / dt.max(1e-9);
+                if best.is_none_or(|(s, ..)| score > s) {
+                    best = Some((score, j, step, dt));
+                }
+            }
+            let Some((_, j, step, dt)) = best else { break };
+            xs[j] -= step;
+            t += dt;
+        }
+        let t = time(&xs);
+        (xs, t)
+    }
+
+    /// The plan for period `p` with every stage actually packed: a stage whose area estimate
+    /// was optimistic gets more crossbars. None if they exceed the budget.
+    pub fn feasible(&self, p: f64) -> Option<Vec<(Stage, Vec<u64>)>> {
+        let stages = self.plan(p)?;
+        let mut used = 0usize;
+        let mut out = Vec::with_capacity(stages.len());
+        let room = self.budget.saturating_sub(stages.iter().map(|s| s.k).sum());
+        for s in stages {
+            let mut found = None;
+            // A few growing attempts: each failed packing costs a full greedy pass.
+            let tries = [0usize, 1, 2, 4, 8, 16]
+                .into_iter()
+                .filter(|&d| d <= room)
+                .map(|d| s.k + d);
+            for k in tries {
+                let Some((xs, t)) = self.stage_copies(s.a, s.b, k) else {
+                    continue;
+                };
+                if t > p {
+                    continue;
+                }
+                let (xs, t) = self.trim(s.a, xs, p);
+                if self.pack_stage(s.a, &xs, k).is_some() {
+                    found = Some((Stage { k, time_ns: t, ..s }, xs));
+                    break;
+                }
+            }
+            let Some((st, xs)) = found else {
+                if std::env::var_os("RNC_DEBUG").is_some() {
+                    let (xs, t) = self.stage_copies(s.a, s.b, s.k)?;
+                    let cells: u64 = xs
+                        .iter()
+                        .enumerate()
+                        .map(|(j, &x)| x * self.timings[s.a + j].cells)
+                        .sum();
+                    eprintln!(
+                        "p={p:.0}: stage {}..={} k={} t={t:.0} cells={} ({:.2} xbars) copies {:?} tiles {:?} room {room}",
+                        s.a,
+                        s.b,
+                        s.k,
+                        cells,
+                        cells as f64 / self.part.options.xbar.cells() as f64,
+                        xs,
+                        (s.a..=s.b).map(|i| self.tiles(i)).collect::<Vec<_>>()
+                    );
+                }
+                return None;
+            };
+            used += st.k;
+            if used > self.budget {
+                return None;
+            }
+            out.push((st, xs));
+        }
+        Some(out)
+    }
+
+    /// Packs every stage; a stage given spare crossbars that then fails to pack falls back to
+    /// its feasible copies (`fallback`).
+    pub fn realize(&self, stages: &[Stage], fallback: &[(Stage, Vec<u64>)]) -> Option<(Vec<u64>, Packing)> {
+        let xbar = self.part.options.xbar;
+        let mut copies = vec![1u64; self.timings.len()];
+        let mut placements: Vec<(Item, Placement)> = Vec::new();
+        let mut offset = 0u32;
+        for (s, (fs, fx)) in stages.iter().zip(fallback) {
+            let mut got = None;
+            if let Some((mut xs, _)) = self.stage_copies(s.a, s.b, s.k) {
+                for _ in 0..16 {
+                    if let Some(r) = self.pack_stage(s.a, &xs, s.k) {
+                        got = Some((xs, s.k, r));
+                        break;
+                    }
+                    // Drop copies of the layer holding the most cells.
+                    let Some((j, _)) = xs
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, x)| **x > 1)
+                        .max_by_key(|(j, x)| **x * self.timings[s.a + j].cells)
+                    else {
+                        break;
+                    };
+                    xs[j] -= (xs[j] / 8).max(1);
+                }
+            }
+            let (xs, k, (items, p, _)) = match got {
+                Some(g) => g,
+                None => (fx.clone(), fs.k, self.pack_stage(fs.a, fx, fs.k)?),
+            };
+            for (it, pl) in items.into_iter().zip(p.placements) {
+                placements.push((
+                    it,
+                    Placement {
+                        crossbar: pl.crossbar + offset,
+                        ..pl
+                    },
+                ));
+            }
+            offset += k as u32;
+            for (j, &x) in xs.iter().enumerate() {
+                copies[s.a + j] = x;
+            }
+        }
+        // Order placements like `compile::items` (layer, copy, tile) so outputs line up.
+        placements.sort_by_key(|(it, _)| (it.layer, it.copy, it.tile));
+        let crossbars = placements
+            .iter()
+            .map(|(_, p)| p.crossbar as usize + 1)
+            .max()
+            .unwrap_or(0);
+        Some((
+            copies,
+            Packing {
+                xbar,
+                crossbars,
+                placements: placements.into_iter().map(|(_, p)| p).collect(),
+            },
+        ))
+    }
+}
+
+fn stage_items(part: &Partition, a: usize, copies: &[u64], times: &[f64]) -> Vec<Item> {
+    let mut v = Vec::new();
+    for (j, (&x, &t)) in copies.iter().zip(times).enumerate() {
+        let lp = &part.layers[a + j];
+        for copy in 0..x as usize {
+            for tile in &lp.tiles {
+                v.push(Item {
+                    layer: lp.layer,
+                    copy,
+                    tile: tile.index,
+                    rows: tile.rows,
+                    cols: tile.cols,
+                    time_ns: t,
+                });
+            }
+        }
+    }
+    v
+}

@@ -1,0 +1,168 @@
+//! One crossbar being filled: its maximal free rectangles and what it already hosts.
+
+use super::{Item, Rules};
+
+/// A rectangle on a crossbar: column offset `x`, row offset `y`, width in columns, height in rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rect {
+    pub x: usize,
+    pub y: usize,
+    pub w: usize,
+    pub h: usize,
+}
+
+impl Rect {
+    fn contains(&self, o: &Rect) -> bool {
+        o.x >= self.x && o.y >= self.y && o.x + o.w <= self.x + self.w && o.y + o.h <= self.y + self.h
+    }
+    fn intersects(&self, o: &Rect) -> bool {
+        self.x < o.x + o.w && o.x < self.x + self.w && self.y < o.y + o.h && o.y < self.y + self.h
+    }
+}
+
+/// A crossbar under construction. Free space is kept as maximal empty rectangles (the
+/// reference's "empty maximal spaces", MaxRects in the literature).
+#[derive(Clone, Debug)]
+pub struct Bin {
+    pub free: Vec<Rect>,
+    /// Distinct layers hosted, sorted.
+    pub layers: Vec<usize>,
+    pub tiles: usize,
+    pub time_ns: f64,
+    pub used_cells: u64,
+}
+
+impl Bin {
+    pub fn new(rows: usize, cols: usize) -> Bin {
+        Bin {
+            free: vec![Rect {
+                x: 0,
+                y: 0,
+                w: cols,
+                h: rows,
+            }],
+            layers: Vec::new(),
+            tiles: 0,
+            time_ns: 0.0,
+            used_cells: 0,
+        }
+    }
+
+    /// Whether the rules allow `item` here (space aside).
+    pub fn admits(&self, item: &Item, rules: &Rules) -> bool {
+        if rules.max_load > 0 && self.tiles >= rules.max_load {
+            return false;
+        }
+        let hosted = self.layers.binary_search(&item.layer).is_ok();
+        if rules.layer_threshold >= 0 {
+            let t = rules.layer_threshold as usize;
+            // Layers are sorted: only the neighbours of item.layer's position can be close.
+            let pos = self.layers.partition_point(|&l| l < item.layer);
+            let close = |l: usize| l.abs_diff(item.layer) <= t;
+            if self.layers.get(pos).is_some_and(|&l| close(l)) || pos > 0 && close(self.layers[pos - 1]) {
+                return false;
+            }
+        }
+        if let Some(p) = rules.period_ns
+            && !hosted
+            && self.time_ns + item.time_ns > p * (1.0 + 1e-12)
+        {
+            return false;
+        }
+        true
+    }
+
+    /// Remaining time budget after hosting `item` (for scoring).
+    pub fn time_after(&self, item: &Item) -> f64 {
+        if self.layers.binary_search(&item.layer).is_ok() {
+            self.time_ns
+        } else {
+            self.time_ns + item.time_ns
+        }
+    }
+
+    /// Places a `h`×`w` item at (`x`, `y`), which must lie inside a free rectangle.
+    pub fn place(&mut self, item: &Item, x: usize, y: usize) {
+        let r = Rect {
+            x,
+            y,
+            w: item.cols,
+            h: item.rows,
+        };
+        let mut next = Vec::with_capacity(self.free.len() + 4);
+        for f in &self.free {
+            if !f.intersects(&r) {
+                next.push(*f);
+                continue;
+            }
+            // Up to four maximal pieces of f around r.
+            if r.x > f.x {
+                next.push(Rect {
+                    x: f.x,
+                    y: f.y,
+                    w: r.x - f.x,
+                    h: f.h,
+                });
+            }
+            if r.x + r.w < f.x + f.w {
+                next.push(Rect {
+                    x: r.x + r.w,
+                    y: f.y,
+                    w: f.x + f.w - (r.x + r.w),
+                    h: f.h,
+                });
+            }
+            if r.y > f.y {
+                next.push(Rect {
+                    x: f.x,
+                    y: f.y,
+                    w: f.w,
+                    h: r.y - f.y,
+                });
+            }
+            if r.y + r.h < f.y + f.h {
+                next.push(Rect {
+                    x: f.x,
+                    y: r.y + r.h,
+                    w: f.w,
+                    h: f.y + f.h - (r.y + r.h),
+                });
+            }
+        }
+        // Drop rectangles contained in others (keep the first of equal ones).
+        let mut keep = vec![true; next.len()];
+        for i in 0..next.len() {
+            if !keep[i] {
+                continue;
+            }
+            for j in 0..next.len() {
+                if i != j && keep[j] && next[i].contains(&next[j]) {
+                    keep[j] = false;
+                }
+            }
+        }
+        self.free = next
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(r, k)| k.then_some(r))
+            .collect();
+        if let Err(pos) = self.layers.binary_search(&item.layer) {
+            self.layers.insert(pos, item.layer);
+            self.time_ns += item.time_ns;
+        }
+        self.tiles += 1;
+        self.used_cells += item.cells();
+    }
+
+    /// Best-short-side-fit free rectangle for `item`: (short leftover, long leftover, x, y).
+    pub fn best_fit(&self, item: &Item) -> Option<(usize, usize, usize, usize)> {
+        self.free
+            .iter()
+            .filter(|f| f.w >= item.cols && f.h >= item.rows)
+            .map(|f| {
+                let (dw, dh) = (f.w - item.cols, f.h - item.rows);
+                (dw.min(dh), dw.max(dh), f.x, f.y)
+            })
+            .min()
+    }
+}

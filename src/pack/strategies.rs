@@ -1,0 +1,480 @@
+//! Placement strategies: the reference's, greedy MaxRects on sorted orders, and a biased
+//! random-key genetic search over orders.
+
+use super::{Bin, Item, Packing, Placement, Rules};
+use crate::partition::Crossbar;
+use crate::rng::Rng;
+use serde::Serialize;
+
+/// Which placement strategy to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Packer {
+    /// The reference's: one seeded random order, first opened crossbar with a fitting empty
+    /// maximal space, the space farthest from the crossbar's far corner.
+    Reference,
+    /// Greedy best-short-side-fit over all open crossbars, items by decreasing area.
+    Maxrects,
+    /// Several sorted orders plus a biased random-key genetic search over orders; keeps the
+    /// best packing (fewest crossbars, then fullest crossbars).
+    #[default]
+    Search,
+}
+
+/// Why packing failed.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PackError {
+    #[error(
+        "the mapping does not fit in {budget} crossbars: {tiles} tiles with {cells} cells need at least \
+         {bound} crossbars by area{rules}; raise --crossbars or use --find-solution"
+    )]
+    DoesNotFit {
+        budget: usize,
+        tiles: usize,
+        cells: u64,
+        bound: u64,
+        rules: String,
+    },
+    #[error("tile {rows}x{cols} of layer {layer} is larger than the {xbar} crossbar")]
+    TooLarge {
+        layer: usize,
+        rows: usize,
+        cols: usize,
+        xbar: Crossbar,
+    },
+}
+
+/// Options of [`pack`].
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct PackOptions {
+    pub packer: Packer,
+    pub rules: Rules,
+    /// Crossbars available; `None` opens as many as needed (`--find-solution`).
+    pub budget: Option<usize>,
+    pub seed: u64,
+    /// Generations of the genetic search (0 = sorted orders only).
+    pub generations: usize,
+}
+
+impl Default for PackOptions {
+    fn default() -> Self {
+        PackOptions {
+            packer: Packer::Search,
+            rules: Rules::default(),
+            budget: None,
+            seed: 1,
+            generations: 40,
+        }
+    }
+}
+
+/// Packs `items` onto `xbar` crossbars.
+pub fn pack(items: &[Item], xbar: Crossbar, opts: &PackOptions) -> Result<Packing, PackError> {
+    if let Some(it) = items.iter().find(|it| it.rows > xbar.rows || it.cols > xbar.cols) {
+        return Err(PackError::TooLarge {
+            layer: it.layer,
+            rows: it.rows,
+            cols: it.cols,
+            xbar,
+        });
+    }
+    let cap = opts.budget.unwrap_or(usize::MAX);
+    let result = match opts.packer {
+        Packer::Reference => {
+            let mut order: Vec<usize> = (0..items.len()).collect();
+            Rng::new(opts.seed).shuffle(&mut order);
+            reference_order(items, xbar, &opts.rules, &order, cap)
+        }
+        Packer::Maxrects => greedy(items, xbar, &opts.rules, &sorted_order(items, 0), cap),
+        Packer::Search => search(items, xbar, opts, cap),
+    };
+    result.ok_or_else(|| does_not_fit(items, xbar, opts))
+}
+
+fn does_not_fit(items: &[Item], xbar: Crossbar, opts: &PackOptions) -> PackError {
+    let cells: u64 = items.iter().map(Item::cells).sum();
+    let r = &opts.rules;
+    let mut rules = Vec::new();
+    if r.layer_threshold >= 0 {
+        rules.push(format!("layer threshold {}", r.layer_threshold));
+    }
+    if r.max_load > 0 {
+        rules.push(format!("max load {}", r.max_load));
+    }
+    if let Some(p) = r.period_ns {
+        rules.push(format!("period {p:.1} ns"));
+    }
+    PackError::DoesNotFit {
+        budget: opts.budget.unwrap_or(0),
+        tiles: items.len(),
+        cells,
+        bound: cells.div_ceil(xbar.cells()),
+        rules: if rules.is_empty() {
+            String::new()
+        } else {
+            format!(" (and the rules: {})", rules.join(", "))
+        },
+    }
+}
+
+/// Item orders by key: 0 area, 1 rows, 2 cols, 3 longer side; ties by layer, tile, copy.
+pub fn sorted_order(items: &[Item], key: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    let k = |it: &Item| -> (u64, u64) {
+        match key {
+            0 => (it.cells(), it.rows as u64),
+            1 => (it.rows as u64, it.cols as u64),
+            2 => (it.cols as u64, it.rows as u64),
+            _ => (it.rows.max(it.cols) as u64, it.cells()),
+        }
+    };
+    order.sort_by(|&a, &b| k(&items[b]).cmp(&k(&items[a])).then(a.cmp(&b)));
+    order
+}
+
+/// The reference's placement, with distances measured on consistent axes.
+fn reference_order(
+    items: &[Item],
+    xbar: Crossbar,
+    rules: &Rules,
+    order: &[usize],
+    cap: usize,
+) -> Option<Packing> {
+    let mut bins: Vec<Bin> = Vec::new();
+    let mut placements = vec![
+        Placement {
+            crossbar: 0,
+            x: 0,
+            y: 0
+        };
+        items.len()
+    ];
+    for &k in order {
+        let it = &items[k];
+        let far = |x: usize, y: usize| {
+            let dx = (xbar.cols - x) as f64;
+            let dy = (xbar.rows - y) as f64;
+            dx * dx + dy * dy
+        };
+        let mut chosen = None;
+        for (b, bin) in bins.iter().enumerate() {
+            if !bin.admits(it, rules) {
+                continue;
+            }
+            let best = bin
+                .free
+                .iter()
+                .filter(|f| f.w >= it.cols && f.h >= it.rows)
+                .max_by(|a, c| {
+                    far(a.x, a.y)
+                        .total_cmp(&far(c.x, c.y))
+                        .then(c.y.cmp(&a.y))
+                        .then(c.x.cmp(&a.x))
+                });
+            if let Some(f) = best {
+                chosen = Some((b, f.x, f.y));
+                break;
+            }
+        }
+        let (b, x, y) = match chosen {
+            Some(c) => c,
+            None => {
+                if bins.len() >= cap {
+                    return None;
+                }
+                bins.push(Bin::new(xbar.rows, xbar.cols));
+                (bins.len() - 1, 0, 0)
+            }
+        };
+        bins[b].place(it, x, y);
+        placements[k] = Placement {
+            crossbar: b as u32,
+            x,
+            y,
+        };
+    }
+    Some(Packing {
+        xbar,
+        crossbars: bins.len(),
+        placements,
+    })
+}
+
+/// Greedy global best-short-side-fit in the given order.
+pub fn greedy(items: &[Item], xbar: Crossbar, rules: &Rules, order: &[usize], cap: usize) -> Option<Packing> {
+    let mut bins: Vec<Bin> = Vec::new();
+    let mut placements = vec![
+        Placement {
+            crossbar: 0,
+            x: 0,
+            y: 0
+        };
+        items.len()
+    ];
+    for &k in order {
+        let it = &items[k];
+        let mut best: Option<((usize, usize, usize), usize, usize, usize)> = None;
+        for (b, bin) in bins.iter().enumerate() {
+            // A full-crossbar tile only fits an empty bin: skip the scan early.
+            if !bin.admits(it, rules) {
+                continue;
+            }
+            if let Some((s, l, x, y)) = bin.best_fit(it) {
+                let score = (s, l, b);
+                if best.is_none_or(|(bs, ..)| score < bs) {
+                    best = Some((score, b, x, y));
+                    if s == 0 && l == 0 {
+                        break;
+                    }
+                }
+            }
+        }
+        let (b, x, y) = match best {
+            Some((_, b, x, y)) => (b, x, y),
+            None => {
+                if bins.len() >= cap {
+                    return None;
+                }
+                bins.push(Bin::new(xbar.rows, xbar.cols));
+                (bins.len() - 1, 0, 0)
+            }
+        };
+        bins[b].place(it, x, y);
+        placements[k] = Placement {
+            crossbar: b as u32,
+            x,
+            y,
+        };
+    }
+    Some(Packing {
+        xbar,
+        crossbars: bins.len(),
+        placements,
+    })
+}
+
+/// Quality of a packing: fewer crossbars first, then fuller crossbars (Σ fill², which
+/// rewards emptying a crossbar that a later move might remove).
+fn quality(items: &[Item], p: &Packing) -> (usize, i128) {
+    let mut fill = vec![0u64; p.crossbars];
+    for (it, pl) in items.iter().zip(&p.placements) {
+        fill[pl.crossbar as usize] += it.cells();
+    }
+    let sq: i128 = fill.iter().map(|&f| (f as i128) * (f as i128)).sum();
+    (p.crossbars, -sq)
+}
+
+/// Sorted orders, then a biased random-key genetic algorithm over orders.
+fn search(items: &[Item], xbar: Crossbar, opts: &PackOptions, cap: usize) -> Option<Packing> {
+    let n = items.len();
+    let lower = items.iter().map(Item::cells).sum::<u64>().div_ceil(xbar.cells()) as usize;
+    let mut best: Option<(Packing, (usize, i128))> = None;
+    let consider = |p: Option<Packing>, best: &mut Option<(Packing, (usize, i128))>| {
+        if let Some(p) = p {
+            let q = quality(items, &p);
+            if best.as_ref().is_none_or(|(_, bq)| q < *bq) {
+                *best = Some((p, q));
+            }
+        }
+    };
+    for key in 0..4 {
+        consider(
+            greedy(items, xbar, &opts.rules, &sorted_order(items, key), cap),
+            &mut best,
+        );
+    }
+    if n < 2 || opts.generations == 0 || best.as_ref().is_some_and(|(p, _)| p.crossbars <= lower) {
+        return best.map(|(p, _)| p);
+    }
+    // Random keys: an item's key is its rank in the decoded order. The population starts
+    // from the sorted orders (so the search never ends worse) plus random ones.
+    let mut rng = Rng::new(opts.seed ^ 0x9e37_79b9_7f4a_7c15);
+    let pop_size = 24usize;
+    let elite = 5usize;
+    let mutants = 5usize;
+    let key_of = |order: &[usize]| {
+        let mut keys = vec![0.0f64; n];
+        for (r, &k) in order.iter().enumerate() {
+            keys[k] = r as f64 / n as f64;
+        }
+        keys
+    };
+    let decode = |keys: &[f64]| {
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| keys[a].total_cmp(&keys[b]).then(a.cmp(&b)));
+        order
+    };
+    let eval = |keys: &[f64]| -> (usize, i128) {
+        match greedy(items, xbar, &opts.rules, &decode(keys), cap) {
+            Some(p) => quality(items, &p),
+            None => (usize::MAX, 0),
+        }
+    };
+    let mut pop: Vec<(Vec<f64>, (usize, i128))> = Vec::with_capacity(pop_size);
+    for key in 0..4 {
+        let k = key_of(&sorted_order(items, key));
+        let q = eval(&k);
+        pop.push((k, q));
+    }
+    while pop.len() < pop_size {
+        // Perturbed area order: keeps big items early but shuffles among similar sizes.
+        let base = key_of(&sorted_order(items, 0));
+        let k: Vec<f64> = base.iter().map(|&b| b + rng.next_f64() * 0.3).collect();
+        let q = eval(&k);
+        pop.push((k, q));
+    }
+    for _ in 0..opts.generations {
+        pop.sort_by(|a, b| a.1.cmp(&b.1));
+        if pop[0].1.0 <= lower {
+            break;
+        }
+        let mut next: Vec<(Vec<f64>, (usize, i128))> = pop[..elite].to_vec();
+        for _ in 0..mutants {
+            let k: Vec<f64> = (0..n).map(|_| rng.next_f64()).collect();
+            let q = eval(&k);
+            next.push((k, q));
+        }
+        while next.len() < pop_size {
+            let a = &pop[rng.below(elite)].0;
+            let b = &pop[elite + rng.below(pop_size - elite)].0;
+            let k: Vec<f64> = (0..n)
+                .map(|i| if rng.next_f64() < 0.7 { a[i] } else { b[i] })
+                .collect();
+            let q = eval(&k);
+            next.push((k, q));
+        }
+        pop = next;
+    }
+    pop.sort_by(|a, b| a.1.cmp(&b.1));
+    if let Some((k, _)) = pop.first() {
+        consider(greedy(items, xbar, &opts.rules, &decode(k), cap), &mut best);
+    }
+    best.map(|(p, _)| p)
+}
+
+/// Contention-aware greedy: items by decreasing time then area; each goes to the admitting
+/// crossbar whose time budget it fills most tightly (heavy layers land alone, light ones
+/// stack), ties by best short side fit; a new crossbar opens only when none admits it.
+pub fn timed(items: &[Item], xbar: Crossbar, rules: &Rules, cap: usize) -> Option<Packing> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (ia, ib) = (&items[a], &items[b]);
+        ib.time_ns
+            .total_cmp(&ia.time_ns)
+            .then(ib.cells().cmp(&ia.cells()))
+            .then(a.cmp(&b))
+    });
+    let mut bins: Vec<Bin> = Vec::new();
+    let mut placements = vec![
+        Placement {
+            crossbar: 0,
+            x: 0,
+            y: 0
+        };
+        items.len()
+    ];
+    for &k in &order {
+        let it = &items[k];
+        let mut best: Option<((f64, usize, usize), usize, usize, usize)> = None;
+        for (b, bin) in bins.iter().enumerate() {
+            if !bin.admits(it, rules) {
+                continue;
+            }
+            if let Some((s, l, x, y)) = bin.best_fit(it) {
+                // Tightest time fit first (largest load after), then area fit.
+                let score = (-bin.time_after(it), s, l);
+                let better = match &best {
+                    None => true,
+                    Some((bs, ..)) => score.0 < bs.0 || score.0 == bs.0 && (score.1, score.2) < (bs.1, bs.2),
+                };
+                if better {
+                    best = Some((score, b, x, y));
+                }
+            }
+        }
+        let (b, x, y) = match best {
+            Some((_, b, x, y)) => (b, x, y),
+            None => {
+                if bins.len() >= cap {
+                    return None;
+                }
+                bins.push(Bin::new(xbar.rows, xbar.cols));
+                (bins.len() - 1, 0, 0)
+            }
+        };
+        bins[b].place(it, x, y);
+        placements[k] = Placement {
+            crossbar: b as u32,
+            x,
+            y,
+        };
+    }
+    Some(Packing {
+        xbar,
+        crossbars: bins.len(),
+        placements,
+    })
+}
+
+/// Contention-aware, locality-first: items in execution order; each goes to the admitting
+/// crossbar that most recently received a layer (neighbouring layers of one sample run one
+/// after the other anyway, so sharing with them costs the pipeline least), ties by the
+/// tightest time fit, then best short side fit.
+pub fn local(items: &[Item], xbar: Crossbar, rules: &Rules, cap: usize) -> Option<Packing> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|&k| (items[k].layer, std::cmp::Reverse(items[k].cells()), k));
+    let mut bins: Vec<Bin> = Vec::new();
+    let mut placements = vec![
+        Placement {
+            crossbar: 0,
+            x: 0,
+            y: 0
+        };
+        items.len()
+    ];
+    for &k in &order {
+        let it = &items[k];
+        let mut best: Option<((usize, f64, usize, usize), usize, usize, usize)> = None;
+        for (b, bin) in bins.iter().enumerate() {
+            if !bin.admits(it, rules) {
+                continue;
+            }
+            if let Some((s, l, x, y)) = bin.best_fit(it) {
+                let last = bin.layers.last().copied().unwrap_or(0);
+                let score = (usize::MAX - last, -bin.time_after(it), s, l);
+                let better = match &best {
+                    None => true,
+                    Some((bs, ..)) => {
+                        score.0 < bs.0
+                            || score.0 == bs.0
+                                && (score.1 < bs.1 || score.1 == bs.1 && (score.2, score.3) < (bs.2, bs.3))
+                    }
+                };
+                if better {
+                    best = Some((score, b, x, y));
+                }
+            }
+        }
+        let (b, x, y) = match best {
+            Some((_, b, x, y)) => (b, x, y),
+            None => {
+                if bins.len() >= cap {
+                    return None;
+                }
+                bins.push(Bin::new(xbar.rows, xbar.cols));
+                (bins.len() - 1, 0, 0)
+            }
+        };
+        bins[b].place(it, x, y);
+        placements[k] = Placement {
+            crossbar: b as u32,
+            x,
+            y,
+        };
+    }
+    Some(Packing {
+        xbar,
+        crossbars: bins.len(),
+        placements,
+    })
+}
