@@ -183,10 +183,7 @@ pub fn compile(net: &Network, tau: TileLatency, opts: &CompileOptions) -> anyhow
         }
         DuplicateMode::Reference => reference(&part, &timings, &pack_opts, opts)?,
         DuplicateMode::Area => area(&part, &timings, &pack_opts, opts)?,
-        DuplicateMode::Auto => match staged(&part, &timings, &preds, opts)? {
-            Some(r) => r,
-            None => contention_aware(&part, &timings, &preds, opts)?,
-        },
+        DuplicateMode::Auto => auto(&part, &timings, &preds, opts)?,
     };
     finish(net, part, timings, copies, packing, &preds, opts)
 }
@@ -322,6 +319,100 @@ fn iterations(e: Effort) -> usize {
     }
 }
 
+/// The best of the contention-aware strategies by simulated latency.
+fn auto(
+    part: &Partition,
+    timings: &[LayerTiming],
+    preds: &[Vec<usize>],
+    opts: &CompileOptions,
+) -> anyhow::Result<(Vec<u64>, Packing)> {
+    let mut cands: Vec<(Vec<u64>, Packing)> = Vec::new();
+    if let Some(r) = private(part, timings, preds, opts)? {
+        cands.push(r);
+    }
+    if std::env::var_os("RNC_ONLY_PRIVATE").is_none() {
+        if let Some(r) = staged(part, timings, preds, opts)? {
+            cands.push(r);
+        }
+        cands.push(contention_aware(part, timings, preds, opts)?);
+    }
+    let mut best: Option<((Vec<u64>, Packing), f64)> = None;
+    for (copies, packing) in cands {
+        let times: Vec<f64> = timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
+        let it = items(part, &copies, &times);
+        let lat = run_sim(&it, &packing, &times, preds, opts.samples, false)?.latency_ns;
+        if best.as_ref().is_none_or(|b| lat < b.1) {
+            best = Some(((copies, packing), lat));
+        }
+    }
+    best.map(|b| b.0).ok_or_else(|| anyhow::anyhow!("no contention-aware mapping fits"))
+}
+
+/// Heavy layers on private crossbars (see [`crate::optimize::Private`]).
+fn private(
+    part: &Partition,
+    timings: &[LayerTiming],
+    preds: &[Vec<usize>],
+    opts: &CompileOptions,
+) -> anyhow::Result<Option<(Vec<u64>, Packing)>> {
+    if opts.pack.rules.layer_threshold > 0 || opts.budget == 0 {
+        return Ok(None);
+    }
+    let pr = crate::optimize::Private {
+        part,
+        timings,
+        budget: opts.budget,
+        rules: Rules { layer_threshold: 0.min(opts.pack.rules.layer_threshold), ..opts.pack.rules },
+    };
+    let t1: Vec<f64> = timings.iter().map(|t| t.time(1)).collect();
+    let mut sorted = t1.clone();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    let mut best: Option<(Vec<u64>, Packing, f64)> = None;
+    let heavies: &[usize] = match opts.effort {
+        Effort::Fast => &[12],
+        Effort::Default => &[8, 12, 16, 20],
+        Effort::Max => &[4, 6, 8, 10, 12, 14, 16, 18, 20, 24, 28],
+    };
+    let lights: &[f64] = match opts.effort {
+        Effort::Fast => &[f64::INFINITY],
+        Effort::Default => &[f64::INFINITY, 20e3, 5e3],
+        Effort::Max => &[f64::INFINITY, 40e3, 20e3, 10e3, 5e3, 2e3],
+    };
+    for &nheavy in heavies {
+        // Heavy = the nheavy slowest layers.
+        let heavy_ns = sorted.get(nheavy.min(sorted.len()) - 1).copied().unwrap_or(0.0).max(1e-9);
+        for &light_ns in lights {
+            let period = f64::INFINITY;
+            // Largest heavy allowance that still packs with the light tiles.
+            let try_nh = |nh: usize| {
+                pr.copies(period, heavy_ns, nh, light_ns)
+                    .and_then(|c| pr.pack(&c, heavy_ns, None).map(|p| (c, p)))
+            };
+            let base: usize = (0..timings.len()).filter(|&i| t1[i] >= heavy_ns).map(|i| timings[i].tiles.len()).sum();
+            let Some(first) = try_nh(base) else { continue };
+            let (mut lo, mut hi) = (base, opts.budget);
+            let mut found = Some(first);
+            while lo < hi {
+                let mid = (lo + hi).div_ceil(2);
+                match try_nh(mid) {
+                    Some(r) => {
+                        lo = mid;
+                        found = Some(r);
+                    }
+                    None => hi = mid - 1,
+                }
+            }
+            let Some((copies, (it, packing))) = found else { continue };
+            let times: Vec<f64> = timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
+            let lat = run_sim(&it, &packing, &times, preds, opts.samples, false)?.latency_ns;
+            if best.as_ref().is_none_or(|b| lat < b.2) {
+                best = Some((copies, packing, lat));
+            }
+        }
+    }
+    Ok(best.map(|(c, p, _)| (c, p)))
+}
+
 /// Stage-based contention-aware mapping (see [`crate::optimize`]); None when the rules
 /// forbid neighbouring layers to share crossbars or no staging fits.
 fn staged(
@@ -336,20 +427,12 @@ fn staged(
     }
     let (stage_len, iters, factors, fills): (usize, usize, &[f64], &[f64]) = match opts.effort {
         Effort::Fast => (12, 12, &[1.0], &[0.85]),
-        Effort::Default => (24, 20, &[1.0, 1.15, 1.3], &[0.95, 0.85, 0.75]),
-        Effort::Max => (
-            64,
-            30,
-            &[1.0, 1.05, 1.1, 1.2, 1.3, 1.45, 1.6],
-            &[0.97, 0.92, 0.85, 0.78, 0.7],
-        ),
+        Effort::Default => (24, 20, &[1.0, 1.15, 1.3, 1.6, 2.0], &[0.95, 0.85, 0.75]),
+        Effort::Max => (64, 30, &[1.0, 1.05, 1.1, 1.2, 1.3, 1.45, 1.6], &[0.97, 0.92, 0.85, 0.78, 0.7]),
     };
     let mut best: Option<(Vec<u64>, Packing, f64)> = None;
     for &fill in fills {
-        let rules = Rules {
-            layer_threshold: 0.min(opts.pack.rules.layer_threshold),
-            ..opts.pack.rules
-        };
+        let rules = Rules { layer_threshold: 0.min(opts.pack.rules.layer_threshold), ..opts.pack.rules };
         let prob =
             crate::optimize::Problem::new(part, timings, opts.budget, opts.samples, rules, stage_len, fill);
         // Bisection on the planner alone (cheap); packing is checked at the end, stepping the
@@ -364,17 +447,13 @@ fn staged(
                 break;
             }
             let mid = 0.5 * (lo + hi);
-            if prob.plan(mid).is_some() {
-                hi = mid
-            } else {
-                lo = mid
-            }
+            if prob.plan(mid).is_some() { hi = mid } else { lo = mid }
         }
         for &f in factors {
             let mut p = hi * f;
             let mut fe = None;
             for _ in 0..8 {
-                fe = prob.feasible(p);
+                fe = prob.plan_budget(p).and_then(|st| prob.pack_plan(st, p)).or_else(|| prob.feasible(p));
                 if fe.is_some() {
                     break;
                 }
@@ -383,9 +462,7 @@ fn staged(
             let Some(fallback) = fe else { continue };
             let mut stages: Vec<_> = fallback.iter().map(|(s, _)| *s).collect();
             prob.spend_spare(&mut stages);
-            let Some((copies, packing)) = prob.realize(&stages, &fallback) else {
-                continue;
-            };
+            let Some((copies, packing)) = prob.realize(&stages, &fallback) else { continue };
             let times: Vec<f64> = timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
             let it = items(part, &copies, &times);
             let sim = run_sim(&it, &packing, &times, preds, opts.samples, false)?;
@@ -396,6 +473,8 @@ fn staged(
     }
     Ok(best.map(|(c, p, _)| (c, p)))
 }
+
+type Packer = fn(&[Item], crate::partition::Crossbar, &Rules, usize) -> Option<Packing>;
 
 /// Contention-aware duplication and placement.
 ///
@@ -448,15 +527,20 @@ fn contention_aware(
         }
         let times: Vec<f64> = timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
         let it = items(part, &copies, &times);
-        let rules = Rules {
-            period_ns: Some(p),
-            ..opts.pack.rules
-        };
         let mut best: Option<(Packing, f64)> = None;
-        for packer in [pack::strategies::local, pack::timed] {
-            let Some(packing) = packer(&it, xbar, &rules, cap) else {
-                continue;
-            };
+        for (packer, excl, window) in [
+            (pack::strategies::local as Packer, None, None),
+            (pack::timed, None, None),
+            (pack::strategies::local, Some(0.3), None),
+            (pack::strategies::local, None, Some(1)),
+            (pack::strategies::local, None, Some(2)),
+            (pack::strategies::local, None, Some(3)),
+            (pack::strategies::local, None, Some(5)),
+            (pack::strategies::local, None, Some(8)),
+        ] {
+            let rules =
+                Rules { period_ns: Some(p), exclusive_ns: excl.map(|f| f * p), window, ..opts.pack.rules };
+            let Some(packing) = packer(&it, xbar, &rules, cap) else { continue };
             let sim = run_sim(&it, &packing, &times, preds, opts.samples, false).ok()?;
             if best.as_ref().is_none_or(|b| sim.latency_ns < b.1) {
                 best = Some((packing, sim.latency_ns));
@@ -560,4 +644,67 @@ fn contention_aware(
         }
     }
     Ok((best.0, best.1))
+}
+
+/// Hardware evaluation of candidate networks against a fixed reference point: the
+/// ISAAC-like baseline of `mbv3-small` at the same input size (what a search reports
+/// speed-ups against). Cheap to share across threads.
+pub struct Evaluator {
+    hw: crate::hardware::HwConfig,
+    input_bits: u32,
+    opts: CompileOptions,
+    baseline: Baseline,
+}
+
+/// Result of [`Evaluator::evaluate`].
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct HwEval {
+    /// False when the network's weights do not fit the budget.
+    pub feasible: bool,
+    pub latency_ns: f64,
+    pub speedup: f64,
+    pub crossbars_used: usize,
+}
+
+impl Evaluator {
+    /// `opts.budget` is the crossbar budget; the baseline is mbv3-small at `input`.
+    pub fn new(
+        hw: crate::hardware::HwConfig,
+        input_bits: u32,
+        input: usize,
+        opts: CompileOptions,
+    ) -> anyhow::Result<Evaluator> {
+        let net = crate::network::zoo::mbv3_small(input, 10)?;
+        let tau = |r: usize, c: usize| hw.latency_ns(r, c, input_bits);
+        let baseline = baseline(&net, opts.partition.xbar, &tau, opts.samples, opts.schedule)?;
+        Ok(Evaluator { hw, input_bits, opts, baseline })
+    }
+
+    pub fn baseline(&self) -> &Baseline {
+        &self.baseline
+    }
+
+    pub fn options(&self) -> &CompileOptions {
+        &self.opts
+    }
+
+    /// Compiles `net` on the budget and reports its speed-up over the baseline.
+    pub fn evaluate(&self, net: &Network) -> anyhow::Result<HwEval> {
+        let infeasible = HwEval { feasible: false, latency_ns: f64::INFINITY, speedup: 0.0, crossbars_used: 0 };
+        let part = partition(net, &self.opts.partition)?;
+        if part.area_lower_bound() > self.opts.budget as u64 {
+            return Ok(infeasible);
+        }
+        let tau = |r: usize, c: usize| self.hw.latency_ns(r, c, self.input_bits);
+        match compile(net, &tau, &self.opts) {
+            Ok(c) => Ok(HwEval {
+                feasible: true,
+                latency_ns: c.sim.latency_ns,
+                speedup: self.baseline.latency_ns / c.sim.latency_ns,
+                crossbars_used: c.packing.crossbars,
+            }),
+            Err(e) if e.downcast_ref::<PackError>().is_some() => Ok(infeasible),
+            Err(e) => Err(e),
+        }
+    }
 }

@@ -57,7 +57,11 @@ impl LayerTiming {
             }
             // Activations this tile may do within the period (guard against rounding down
             // an exact multiple).
-            let mut m = (period / tau).floor() as u64;
+            let q = period / tau;
+            if !q.is_finite() || q >= c as f64 {
+                continue; // one copy already reaches the period
+            }
+            let mut m = q.floor() as u64;
             if tau * (m + 1) as f64 <= period {
                 m += 1;
             }

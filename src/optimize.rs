@@ -78,11 +78,7 @@ impl<'a> Problem<'a> {
     /// Copies of layer i at multiplier μ (see `stage_copies`), within 1..=cap.
     fn x_at(&self, i: usize, mu: f64, cap: u64) -> u64 {
         let x = (self.t1[i] / (mu * self.cells[i].max(1) as f64)).sqrt().ceil();
-        if x.is_finite() {
-            (x as u64).clamp(1, cap)
-        } else {
-            cap
-        }
+        if x.is_finite() { (x as u64).clamp(1, cap) } else { cap }
     }
 
     /// Copies of layers a..=b on k crossbars and the stage time; None if infeasible.
@@ -105,10 +101,7 @@ impl<'a> Problem<'a> {
             }
             let area = |mu: f64| -> u64 { (a..=b).map(|i| self.x_at(i, mu, xmax(i)) * self.cells[i]).sum() };
             // log-space bisection on μ between "all at the cap" and "all single".
-            let hi_mu = (a..=b)
-                .map(|i| self.t1[i] / self.cells[i].max(1) as f64)
-                .fold(f64::MIN_POSITIVE, f64::max)
-                * 4.0;
+            let hi_mu = (a..=b).map(|i| self.t1[i] / self.cells[i].max(1) as f64).fold(f64::MIN_POSITIVE, f64::max) * 4.0;
             let lo_mu = (a..=b)
                 .map(|i| self.t1[i] / (self.cells[i].max(1) as f64 * (xmax(i) as f64).powi(2)))
                 .fold(f64::MAX, f64::min)
@@ -117,20 +110,12 @@ impl<'a> Problem<'a> {
             let (mut lo, mut hi) = (lo_mu.ln(), hi_mu.ln());
             for _ in 0..20 {
                 let mid = 0.5 * (lo + hi);
-                if area(mid.exp()) <= cap_cells {
-                    hi = mid
-                } else {
-                    lo = mid
-                }
+                if area(mid.exp()) <= cap_cells { hi = mid } else { lo = mid }
             }
             let mu = hi.exp();
             (a..=b).map(|i| self.x_at(i, mu, xmax(i))).collect()
         };
-        let t = copies
-            .iter()
-            .zip(a..=b)
-            .map(|(&x, i)| self.timings[i].time(x))
-            .sum();
+        let t = copies.iter().zip(a..=b).map(|(&x, i)| self.timings[i].time(x)).sum();
         Some((copies, t))
     }
 
@@ -202,6 +187,74 @@ impl<'a> Problem<'a> {
         }
         stages.reverse();
         Some(stages)
+    }
+
+    /// Stages minimising Σ (T_s + λ·K_s) with every T_s ≤ p: the Lagrangian relaxation of
+    /// "least Σ T_s within the budget". Returns the stages and their crossbars.
+    pub fn plan_lagrange(&self, p: f64, lambda: f64) -> Option<(Vec<Stage>, usize)> {
+        let n = self.timings.len();
+        let mut f = vec![f64::INFINITY; n + 1];
+        let mut from = vec![(0usize, 0usize, 0.0f64); n + 1];
+        f[0] = 0.0;
+        for a in 0..n {
+            if !f[a].is_finite() {
+                continue;
+            }
+            let mut k0 = 1;
+            for b in a..n.min(a + self.max_stage_len) {
+                let Some(kmin) = self.k_min(a, b, p, k0) else { break };
+                k0 = kmin;
+                // Geometric grid of crossbar counts above the least one.
+                let mut k = kmin;
+                loop {
+                    let t = self.stage_time(a, b, k);
+                    let v = f[a] + t + lambda * k as f64;
+                    if v < f[b + 1] {
+                        f[b + 1] = v;
+                        from[b + 1] = (a, k, t);
+                    }
+                    if k >= self.budget {
+                        break;
+                    }
+                    k = (k + (k / 6).max(1)).min(self.budget);
+                }
+            }
+        }
+        if !f[n].is_finite() {
+            return None;
+        }
+        let mut stages = Vec::new();
+        let mut b = n;
+        while b > 0 {
+            let (a, k, t) = from[b];
+            stages.push(Stage { a, b: b - 1, k, time_ns: t });
+            b = a;
+        }
+        stages.reverse();
+        let used = stages.iter().map(|s| s.k).sum();
+        Some((stages, used))
+    }
+
+    /// Least Σ T_s within the budget for cap `p`, by bisection on λ.
+    pub fn plan_budget(&self, p: f64) -> Option<Vec<Stage>> {
+        // λ in ns per crossbar: from negligible to "a crossbar costs a whole period".
+        let (mut lo, mut hi) = ((p * 1e-6).ln(), (p * 100.0).ln());
+        let (st, used) = self.plan_lagrange(p, hi.exp())?;
+        if used > self.budget {
+            return None;
+        }
+        let mut best = st;
+        for _ in 0..14 {
+            let mid = 0.5 * (lo + hi);
+            match self.plan_lagrange(p, mid.exp()) {
+                Some((st, used)) if used <= self.budget => {
+                    hi = mid;
+                    best = st;
+                }
+                _ => lo = mid,
+            }
+        }
+        Some(best)
     }
 
     fn objective(&self, stages: &[Stage]) -> f64 {
@@ -308,17 +361,19 @@ impl<'a> Problem<'a> {
     /// The plan for period `p` with every stage actually packed: a stage whose area estimate
     /// was optimistic gets more crossbars. None if they exceed the budget.
     pub fn feasible(&self, p: f64) -> Option<Vec<(Stage, Vec<u64>)>> {
-        let stages = self.plan(p)?;
+        self.pack_plan(self.plan(p)?, p)
+    }
+
+    /// Packs every stage of a plan; a stage whose area estimate was optimistic gets more
+    /// crossbars from the spare ones. None if that exceeds the budget.
+    pub fn pack_plan(&self, stages: Vec<Stage>, p: f64) -> Option<Vec<(Stage, Vec<u64>)>> {
         let mut used = 0usize;
         let mut out = Vec::with_capacity(stages.len());
         let room = self.budget.saturating_sub(stages.iter().map(|s| s.k).sum());
         for s in stages {
             let mut found = None;
             // A few growing attempts: each failed packing costs a full greedy pass.
-            let tries = [0usize, 1, 2, 4, 8, 16]
-                .into_iter()
-                .filter(|&d| d <= room)
-                .map(|d| s.k + d);
+            let tries = [0usize, 1, 2, 4, 8, 16].into_iter().filter(|&d| d <= room).map(|d| s.k + d);
             for k in tries {
                 let Some((xs, t)) = self.stage_copies(s.a, s.b, k) else {
                     continue;
@@ -443,4 +498,116 @@ fn stage_items(part: &Partition, a: usize, copies: &[u64], times: &[f64]) -> Vec
         }
     }
     v
+}
+
+/// Heavy layers on private crossbars, light layers on their neighbours' spare cells.
+///
+/// The simulator serves waiting executions oldest first, so two slow layers sharing a
+/// crossbar queue samples behind each other; a fast layer sharing with its neighbour in
+/// execution order costs almost nothing (they run back to back for one sample anyway). So:
+/// every tile copy of a heavy layer (t_i(1) ≥ `heavy_ns`) gets a crossbar of its own; copies
+/// of heavy layers minimise Σ T_i/x_i for the crossbars given to them (x_i ∝ √(T_i/tiles_i)),
+/// never above `period`; light tiles then go, largest first, to the crossbar hosting the
+/// nearest layer in execution order that still has room (area and, with `period`, time).
+pub struct Private<'a> {
+    pub part: &'a Partition,
+    pub timings: &'a [LayerTiming],
+    pub budget: usize,
+    pub rules: Rules,
+}
+
+impl Private<'_> {
+    /// Copies for a heavy-crossbar allowance `nh` with every layer at most `period`.
+    /// Light layers get the least copies reaching `light_ns` (they cost only spare cells).
+    pub fn copies(&self, period: f64, heavy_ns: f64, nh: usize, light_ns: f64) -> Option<Vec<u64>> {
+        let mut x = crate::duplicate::copies_for_period(self.timings, period)?;
+        let t1: Vec<f64> = self.timings.iter().map(|t| t.time(1)).collect();
+        for (i, xi) in x.iter_mut().enumerate() {
+            if t1[i] < heavy_ns
+                && let Some(c) = self.timings[i].copies_for(light_ns)
+            {
+                // Each copy's tiles need crossbars of their own; keep within the budget.
+                let cap = (self.budget / self.timings[i].tiles.len().max(1)) as u64;
+                *xi = (*xi).max(c.min(cap.max(1)));
+            }
+        }
+        let heavy: Vec<usize> = (0..x.len()).filter(|&i| t1[i] >= heavy_ns).collect();
+        let tiles = |i: usize| self.timings[i].tiles.len().max(1) as u64;
+        let base: u64 = heavy.iter().map(|&i| tiles(i) * x[i]).sum();
+        if base > nh as u64 {
+            return None;
+        }
+        // x_i = max(x_i(P), √(T_i/(μ·tiles_i))), μ bisected so Σ tiles·x fits nh.
+        let used = |mu: f64, x: &[u64]| -> (u64, Vec<u64>) {
+            let mut v = x.to_vec();
+            let mut total = 0;
+            for &i in &heavy {
+                let want = (t1[i] / (mu * tiles(i) as f64)).sqrt().floor();
+                let want = if want.is_finite() { want as u64 } else { u64::MAX };
+                v[i] = v[i].max(want.min(self.timings[i].max_copies()));
+                total += tiles(i) * v[i];
+            }
+            (total, v)
+        };
+        let (mut lo, mut hi) = ((1e-12f64).ln(), (1e12f64).ln());
+        for _ in 0..40 {
+            let mid = 0.5 * (lo + hi);
+            if used(mid.exp(), &x).0 <= nh as u64 { hi = mid } else { lo = mid }
+        }
+        x = used(hi.exp(), &x).1;
+        Some(x)
+    }
+
+    /// Packs `copies`: heavy tiles one per crossbar, light tiles near their neighbours.
+    pub fn pack(&self, copies: &[u64], heavy_ns: f64, period: Option<f64>) -> Option<(Vec<Item>, Packing)> {
+        let xbar = self.part.options.xbar;
+        let times: Vec<f64> = self.timings.iter().zip(copies).map(|(t, &x)| t.time(x)).collect();
+        let t1: Vec<f64> = self.timings.iter().map(|t| t.time(1)).collect();
+        let items = crate::compile::items(self.part, copies, &times);
+        let mut bins: Vec<pack::Bin> = Vec::new();
+        let mut owner: Vec<usize> = Vec::new(); // the layer a crossbar was opened for
+        let mut placements = vec![Placement { crossbar: 0, x: 0, y: 0 }; items.len()];
+        let rules = Rules { period_ns: period, ..self.rules };
+        let (heavy, mut light): (Vec<usize>, Vec<usize>) = (0..items.len()).partition(|&k| t1[items[k].layer] >= heavy_ns);
+        for &k in &heavy {
+            if bins.len() >= self.budget {
+                return None;
+            }
+            let mut b = pack::Bin::new(xbar.rows, xbar.cols);
+            b.place(&items[k], 0, 0);
+            bins.push(b);
+            owner.push(items[k].layer);
+            placements[k] = Placement { crossbar: (bins.len() - 1) as u32, x: 0, y: 0 };
+        }
+        light.sort_by_key(|&k| (std::cmp::Reverse(items[k].cells()), items[k].layer, items[k].copy, items[k].tile));
+        for &k in &light {
+            let it = &items[k];
+            let mut best: Option<((usize, usize, usize), usize, usize, usize)> = None;
+            for (b, bin) in bins.iter().enumerate() {
+                if !bin.admits(it, &rules) {
+                    continue;
+                }
+                let Some((s, _, x, y)) = bin.best_fit(it) else { continue };
+                let dist = owner[b].abs_diff(it.layer);
+                let score = (dist, s, b);
+                if best.as_ref().is_none_or(|(bs, ..)| score < *bs) {
+                    best = Some((score, b, x, y));
+                }
+            }
+            let (b, x, y) = match best {
+                Some((_, b, x, y)) => (b, x, y),
+                None => {
+                    if bins.len() >= self.budget {
+                        return None;
+                    }
+                    bins.push(pack::Bin::new(xbar.rows, xbar.cols));
+                    owner.push(it.layer);
+                    (bins.len() - 1, 0, 0)
+                }
+            };
+            bins[b].place(it, x, y);
+            placements[k] = Placement { crossbar: b as u32, x, y };
+        }
+        Some((items, Packing { xbar, crossbars: bins.len(), placements }))
+    }
 }

@@ -116,6 +116,8 @@ pub fn run(a: CompileArgs) -> anyhow::Result<()> {
                 layer_threshold: a.layer_threshold,
                 max_load: a.max_load,
                 period_ns: None,
+                exclusive_ns: None,
+                window: None,
             },
             budget: None,
             seed: a.seed,

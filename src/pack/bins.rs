@@ -30,6 +30,9 @@ pub struct Bin {
     pub tiles: usize,
     pub time_ns: f64,
     pub used_cells: u64,
+    /// The slowest layer hosted and its time: with `Rules::exclusive_ns` it is the one heavy
+    /// layer a crossbar may hold.
+    pub slowest: Option<(usize, f64)>,
 }
 
 impl Bin {
@@ -45,6 +48,7 @@ impl Bin {
             tiles: 0,
             time_ns: 0.0,
             used_cells: 0,
+            slowest: None,
         }
     }
 
@@ -62,6 +66,18 @@ impl Bin {
             if self.layers.get(pos).is_some_and(|&l| close(l)) || pos > 0 && close(self.layers[pos - 1]) {
                 return false;
             }
+        }
+        if let (Some(w), Some(&lo), Some(&hi)) = (rules.window, self.layers.first(), self.layers.last())
+            && (hi.max(item.layer) - lo.min(item.layer)) > w
+        {
+            return false;
+        }
+        if let (Some(h), Some((l, t))) = (rules.exclusive_ns, self.slowest)
+            && item.time_ns >= h
+            && t >= h
+            && l != item.layer
+        {
+            return false;
         }
         if let Some(p) = rules.period_ns
             && !hosted
@@ -152,6 +168,9 @@ impl Bin {
         }
         self.tiles += 1;
         self.used_cells += item.cells();
+        if self.slowest.is_none_or(|(_, t)| item.time_ns > t) {
+            self.slowest = Some((item.layer, item.time_ns));
+        }
     }
 
     /// Best-short-side-fit free rectangle for `item`: (short leftover, long leftover, x, y).

@@ -49,6 +49,12 @@ pub struct Rules {
     pub max_load: usize,
     /// Per-crossbar time budget: Σ t of the distinct layers hosted ≤ this (None = off).
     pub period_ns: Option<f64>,
+    /// Layers at least this slow are "heavy": a crossbar hosts at most one heavy layer, so
+    /// heavy layers never queue behind each other (None = off).
+    pub exclusive_ns: Option<f64>,
+    /// Layers sharing a crossbar lie within this many indices of each other (None = off):
+    /// neighbours of one sample run back to back, distant layers queue behind each other.
+    pub window: Option<usize>,
 }
 
 impl Default for Rules {
@@ -57,6 +63,8 @@ impl Default for Rules {
             layer_threshold: 1,
             max_load: 6,
             period_ns: None,
+            exclusive_ns: None,
+            window: None,
         }
     }
 }
