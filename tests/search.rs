@@ -1,4 +1,5 @@
-//! `rnc search` as a user meets it: reproducibility, resume, external evaluators.
+//! `rnc search` as a user meets it, on the real compiler pipeline (kept tiny: every
+//! candidate is compiled). The search mechanics at length are in `search_run.rs`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -27,9 +28,23 @@ fn rnc(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     )
 }
 
+/// Base arguments: 256x256 crossbars and a budget of 48 keep every candidate's compilation
+/// around 20 ms (128x128 crossbars take about three times longer).
+const BASE: [&str; 8] = [
+    "search",
+    "--budget",
+    "48",
+    "--set",
+    "Xbar_Size=256,256",
+    "--seed",
+    "11",
+    "--out",
+];
+
 fn search(out: &Path, extra: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let o = out.to_str().unwrap();
-    let mut args = vec!["search", "--budget", "168", "--out", o, "--seed", "11"];
+    let mut args = BASE.to_vec();
+    args.push(o);
     args.extend_from_slice(extra);
     rnc(&args, env)
 }
@@ -80,7 +95,7 @@ fn same_result_at_any_thread_count() {
         let mut results = Vec::new();
         for threads in ["1", "2", "8"] {
             let d = dir(&format!("threads-{name}-{threads}"));
-            let args = ["--population", "12", "--generations", "4", "--accuracy", acc];
+            let args = ["--population", "4", "--generations", "1", "--accuracy", acc];
             let (code, _, err) = search(&d, &args, &[("RAYON_NUM_THREADS", threads)]);
             assert_eq!(code, 0, "{err}");
             results.push(outputs(&d));
@@ -93,31 +108,11 @@ fn same_result_at_any_thread_count() {
 }
 
 #[test]
-fn resume_continues_exactly() {
-    let args = |g: &'static str| ["--population", "10", "--generations", g, "--accuracy", SH_EVAL];
-    let whole = dir("resume-whole");
-    let (code, _, err) = search(&whole, &args("5"), &[]);
-    assert_eq!(code, 0, "{err}");
-    // Stopped after generation 2, then continued to 5.
-    let parts = dir("resume-parts");
-    let (code, _, err) = search(&parts, &args("2"), &[]);
-    assert_eq!(code, 0, "{err}");
-    let mut more = args("5").to_vec();
-    more.push("--resume");
-    let (code, out, err) = search(&parts, &more, &[]);
-    assert_eq!(code, 0, "{err}");
-    assert!(out.contains("resumed after generation 2"), "{out}");
-    assert!(outputs(&whole) == outputs(&parts), "resumed run differs");
-}
-
-#[test]
-fn crash_mid_generation_keeps_checkpoint_and_resume_matches() {
-    let args = ["--population", "8", "--generations", "4", "--accuracy", SH_EVAL];
-    let whole = dir("crash-whole");
-    assert_eq!(search(&whole, &args, &[]).0, 0);
-    // The evaluator dies when asked about a candidate of generation 1 or later (ids ≥ 8).
+fn evaluator_crash_keeps_the_last_checkpoint() {
+    let args = ["--population", "4", "--generations", "3", "--accuracy", SH_EVAL];
+    // The evaluator dies when asked about a candidate of generation 1 or later (ids ≥ 4).
     let d = dir("crash");
-    let (code, _, err) = search(&d, &args, &[("CRASH_FROM", "8")]);
+    let (code, _, err) = search(&d, &args, &[("CRASH_FROM", "4")]);
     assert_eq!(code, 2, "{err}");
     assert!(
         err.contains("exited (exit status: 3) before answering candidate"),
@@ -129,35 +124,21 @@ fn crash_mid_generation_keeps_checkpoint_and_resume_matches() {
         1,
         "{err}"
     );
-    // The checkpoint and history are those of the last complete generation: the one before
-    // the failing candidate's.
+    // Checkpoint and history are those of the last complete generation, before the failing
+    // candidate.
     let failed = named_candidate(&err);
-    let whole_csv = String::from_utf8(read(&whole.join("evolution.csv"))).unwrap();
-    let gen_of = |id: u64| -> u64 {
-        let row = whole_csv
-            .lines()
-            .find(|l| l.split(',').nth(1) == Some(&id.to_string()))
-            .unwrap();
-        row.split(',').next().unwrap().parse().unwrap()
-    };
-    let done = checkpoint(&d)["generation"].as_u64().unwrap();
-    assert_eq!(done + 1, gen_of(failed), "{err}");
+    let cp = checkpoint(&d);
+    assert!(failed >= cp["next_id"].as_u64().unwrap(), "{err}");
     let csv = String::from_utf8(read(&d.join("evolution.csv"))).unwrap();
-    assert!(whole_csv.starts_with(&csv));
-    assert!(
-        csv.lines()
-            .skip(1)
-            .all(|l| l.split(',').next().unwrap().parse::<u64>().unwrap() <= done)
-    );
-    assert_eq!(
-        csv.lines().count() as u64 - 1,
-        checkpoint(&d)["next_id"].as_u64().unwrap()
-    );
+    assert_eq!(csv.lines().count() as u64 - 1, cp["next_id"].as_u64().unwrap());
     let mut resume = args.to_vec();
     resume.push("--resume");
-    let (code, _, err) = search(&d, &resume, &[]);
+    let (code, out, err) = search(&d, &resume, &[]);
     assert_eq!(code, 0, "{err}");
-    assert!(outputs(&whole) == outputs(&d), "resumed run differs");
+    assert!(
+        out.contains("search finished: generation 3 of 3 (resumed after generation"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -165,23 +146,16 @@ fn killed_run_resumes_exactly() {
     // A slow evaluator, so the kill lands mid-run; whatever generation it hits, the resumed
     // run must end with the same files as an uninterrupted one.
     let slow = r#"external:while IFS= read -r l; do sleep 0.02; id=${l#*\"id\":}; echo "{\"id\":${id%%,*},\"accuracy\":0.5}"; done"#;
-    let args = ["--population", "6", "--generations", "6", "--accuracy", slow];
+    let args = ["--population", "4", "--generations", "3", "--accuracy", slow];
     let whole = dir("kill-whole");
     assert_eq!(search(&whole, &args, &[]).0, 0);
     let d = dir("kill");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rnc"));
-    cmd.args([
-        "search",
-        "--budget",
-        "168",
-        "--seed",
-        "11",
-        "--out",
-        d.to_str().unwrap(),
-    ])
-    .args(args)
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::null());
+    cmd.args(BASE)
+        .arg(&d)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
     let mut child = cmd.spawn().unwrap();
     let t = std::time::Instant::now();
     while !d.join("checkpoint.json").exists() && t.elapsed().as_secs() < 60 {
@@ -201,54 +175,16 @@ fn killed_run_resumes_exactly() {
 }
 
 #[test]
-fn kill_between_history_and_checkpoint_resumes_exactly() {
-    let args = |g: &'static str| ["--population", "8", "--generations", g, "--accuracy", SH_EVAL];
-    let whole = dir("between-whole");
-    assert_eq!(search(&whole, &args("3"), &[]).0, 0);
-    let d = dir("between");
-    assert_eq!(search(&d, &args("1"), &[]).0, 0);
-    let cp1 = read(&d.join("checkpoint.json"));
-    let mut more = args("2").to_vec();
-    more.push("--resume");
-    assert_eq!(search(&d, &more, &[]).0, 0);
-    // As if killed after writing generation 2's evolution.csv and pareto.json but before its
-    // checkpoint: the checkpoint says generation 1, the history has rows of generation 2.
-    std::fs::write(d.join("checkpoint.json"), &cp1).unwrap();
-    let mut more = args("3").to_vec();
-    more.push("--resume");
-    let (code, out, err) = search(&d, &more, &[]);
-    assert_eq!(code, 0, "{err}");
-    assert!(out.contains("resumed after generation 1"), "{out}");
-    assert!(outputs(&whole) == outputs(&d), "resumed run differs");
-    // The history is part of the state: without it there is no exact continuation.
-    std::fs::remove_file(d.join("evolution.csv")).unwrap();
-    let (code, _, err) = search(&d, &more, &[]);
-    assert_eq!(code, 2);
-    assert!(err.contains("evolution.csv"), "{err}");
-}
-
-#[test]
 fn resume_refuses_other_settings() {
     let d = dir("refuse");
     assert_eq!(search(&d, &["--population", "4", "--generations", "1"], &[]).0, 0);
-    let (code, _, err) = rnc(
-        &[
-            "search",
-            "--budget",
-            "170",
-            "--population",
-            "4",
-            "--seed",
-            "11",
-            "--out",
-            d.to_str().unwrap(),
-            "--resume",
-        ],
-        &[],
-    );
+    let mut args = BASE.to_vec();
+    args[2] = "50";
+    args.extend([d.to_str().unwrap(), "--population", "4", "--resume"]);
+    let (code, _, err) = rnc(&args, &[]);
     assert_eq!(code, 2);
     assert!(
-        err.contains("--budget is 168 in the checkpoint but 170 now"),
+        err.contains("--budget is 48 in the checkpoint but 50 now"),
         "{err}"
     );
     let (code, _, err) = search(&d, &["--population", "5", "--resume"], &[]);
@@ -270,7 +206,7 @@ fn resume_refuses_other_settings() {
 
 #[test]
 fn evaluator_failures_name_the_candidate() {
-    let base = ["--population", "4", "--generations", "2", "--eval-timeout", "0.5"];
+    let base = ["--population", "4", "--generations", "1", "--eval-timeout", "0.5"];
     let run = |name: &str, eval: &str| {
         let d = dir(name);
         let acc = format!("external:{eval}");
@@ -320,7 +256,7 @@ fn evaluator_failures_name_the_candidate() {
 #[test]
 fn hardware_only_run_says_so_and_keeps_the_best() {
     let d = dir("none");
-    let (code, out, err) = search(&d, &["--population", "10", "--generations", "6"], &[]);
+    let (code, out, err) = search(&d, &["--population", "4", "--generations", "2"], &[]);
     assert_eq!(code, 0, "{err}");
     assert!(
         out.contains("hardware-only search with one objective (speed-up)"),
@@ -344,11 +280,11 @@ fn hardware_only_run_says_so_and_keeps_the_best() {
         rows += 1;
         assert!(r[4].is_empty(), "accuracy column must be empty without a source");
         if &r[3] == "true" {
-            assert!(r[7].parse::<usize>().unwrap() <= 168);
+            assert!(r[7].parse::<usize>().unwrap() <= 48);
             best = best.max(r[5].parse().unwrap());
         }
     }
-    assert_eq!(rows, 10 * 7);
+    assert_eq!(rows, 4 * 3);
     assert_eq!(front[0]["speedup"].as_f64().unwrap(), best);
 }
 

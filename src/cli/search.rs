@@ -1,7 +1,9 @@
+use super::HwArgs;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use rnc::accuracy::{AccuracySource, ExternalEvaluator, NoAccuracy};
-use rnc::search::{self, GenerationReport, HwObjective, PartitionStandIn, Progress, SearchConfig};
+use rnc::compile::Effort;
+use rnc::search::{self, GenerationReport, HwObjective, Progress, SearchConfig};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -35,6 +37,11 @@ pub struct SearchArgs {
     /// Seconds to wait for each answer of an external evaluator.
     #[arg(long, default_value_t = 1800.0, value_name = "SECS")]
     pub eval_timeout: f64,
+    /// Compiler effort per candidate (fast: milliseconds each).
+    #[arg(long, value_enum, default_value_t = Effort::Fast)]
+    pub effort: Effort,
+    #[command(flatten)]
+    pub hw: HwArgs,
 }
 
 /// Classes of the OFA search space's classifier (SPEC §10).
@@ -98,12 +105,13 @@ impl Progress for Bar {
 
 pub fn run(a: SearchArgs) -> anyhow::Result<()> {
     let mut acc = accuracy_source(&a)?;
-    // STAND-IN until the compiler/simulator lands: partition-only hardware estimate.
-    let hw =
-        PartitionStandIn::new(a.budget, a.input).map_err(|e| anyhow::anyhow!("--input {}: {e}", a.input))?;
-    eprintln!(
-        "note: hardware objective is a partition-only stand-in (no packing, no contention); speed-ups are indicative"
-    );
+    if a.budget == 0 {
+        anyhow::bail!("--budget must be at least 1 crossbar");
+    }
+    // Every subnet shares the stem and strides, so the smallest one tells whether the input fits.
+    rnc::network::ofa::build(&rnc::network::ofa::Genome::smallest(), a.input, CLASSES)
+        .map_err(|e| anyhow::anyhow!("--input {}: {e}", a.input))?;
+    let hw = search::search_evaluator(a.hw.load()?, a.budget, a.input, a.effort)?;
     let hardware_only = !acc.is_real();
     if hardware_only {
         println!(

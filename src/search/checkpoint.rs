@@ -93,12 +93,56 @@ impl Settings {
             }
         }
         if self.baseline != now.baseline {
+            let parse =
+                |t: &str| serde_json::from_str::<serde_json::Value>(t).unwrap_or(serde_json::Value::Null);
+            let (was, is) = (parse(&self.baseline), parse(&now.baseline));
+            let (path, a, b) = first_difference(&was, &is, String::new())
+                .unwrap_or_else(|| (String::new(), self.baseline.clone(), now.baseline.clone()));
+            let at = if path.is_empty() {
+                String::new()
+            } else {
+                format!(" at {path}")
+            };
             return Some(format!(
-                "the hardware baseline differs (checkpoint: {}; now: {})",
-                self.baseline, now.baseline
+                "the hardware objective differs{at}: {a} in the checkpoint but {b} now"
             ));
         }
         None
+    }
+}
+
+/// Where two JSON values first differ: `(dotted path, old, new)`.
+fn first_difference(
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+    path: String,
+) -> Option<(String, String, String)> {
+    use serde_json::Value;
+    let join = |k: &str| {
+        if path.is_empty() {
+            k.to_string()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (k, va) in x {
+                match y.get(k) {
+                    Some(vb) => {
+                        if let Some(d) = first_difference(va, vb, join(k)) {
+                            return Some(d);
+                        }
+                    }
+                    None => return Some((join(k), va.to_string(), "absent".into())),
+                }
+            }
+            y.iter()
+                .find(|(k, _)| !x.contains_key(*k))
+                .map(|(k, vb)| (join(k), "absent".into(), vb.to_string()))
+        }
+        _ if a != b => Some((path, a.to_string(), b.to_string())),
+        _ => None,
     }
 }
 
@@ -160,5 +204,87 @@ impl Checkpoint {
                 .map_err(|e| bad(format!("cache entry: {e}")))?;
         }
         Ok(cp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::rng::Rng;
+
+    fn settings() -> Settings {
+        Settings {
+            seed: 1,
+            budget: 168,
+            input: 64,
+            classes: 10,
+            population: 50,
+            mutation_rate: 0.1,
+            accuracy: "none".into(),
+            baseline: r#"{"baseline":{"latency_ns":40556000.5},"options":{"effort":"fast","budget":168}}"#
+                .into(),
+        }
+    }
+
+    #[test]
+    fn floats_survive_the_checkpoint_bit_for_bit() {
+        let mut rng = Rng::seed(4);
+        for _ in 0..20_000 {
+            let x = f64::from_bits(rng.next_u64());
+            if x.is_nan() {
+                continue; // NaN payloads need not survive; outcomes never hold NaN
+            }
+            let o = Outcome {
+                feasible: true,
+                latency_ns: x,
+                speedup: rng.unit() * 30.0,
+                crossbars_used: 1,
+                accuracy: Some(rng.unit()),
+            };
+            let back: Outcome = serde_json::from_str(&serde_json::to_string(&o).unwrap()).unwrap();
+            assert_eq!(back.latency_ns.to_bits(), x.to_bits(), "{x:e}");
+            assert_eq!(back.speedup.to_bits(), o.speedup.to_bits());
+            assert_eq!(back.accuracy.map(f64::to_bits), o.accuracy.map(f64::to_bits));
+        }
+        // The value that made serde_json's default parser round wrongly in practice.
+        let o = Outcome {
+            feasible: false,
+            latency_ns: 232.77319047999998,
+            speedup: 0.0,
+            crossbars_used: 0,
+            accuracy: None,
+        };
+        let back: Outcome = serde_json::from_str(&serde_json::to_string(&o).unwrap()).unwrap();
+        assert_eq!(back, o);
+    }
+
+    #[test]
+    fn differences_are_named() {
+        let a = settings();
+        assert_eq!(a.difference(&a.clone()), None);
+        let b = Settings {
+            seed: 2,
+            ..settings()
+        };
+        assert_eq!(
+            a.difference(&b).unwrap(),
+            "--seed is 1 in the checkpoint but 2 now"
+        );
+        let c = Settings {
+            accuracy: "external:./eval.py".into(),
+            ..settings()
+        };
+        assert_eq!(
+            a.difference(&c).unwrap(),
+            "--accuracy is none in the checkpoint but external:./eval.py now"
+        );
+        let d = Settings {
+            baseline: a.baseline.replace("fast", "max"),
+            ..settings()
+        };
+        assert_eq!(
+            a.difference(&d).unwrap(),
+            "the hardware objective differs at options.effort: \"fast\" in the checkpoint but \"max\" now"
+        );
     }
 }

@@ -16,7 +16,7 @@ pub mod rng;
 #[cfg(test)]
 mod zdt;
 
-pub use objective::{HwEval, HwObjective, PartitionStandIn};
+pub use objective::{HwEval, HwObjective, search_evaluator};
 
 use crate::accuracy::{AccuracySource, Candidate};
 use crate::error::{Internal, write_atomic};
