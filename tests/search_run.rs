@@ -312,3 +312,40 @@ fn existing_search_is_not_overwritten() {
         "{e}"
     );
 }
+
+/// Fails (or panics) on networks with more than 60 weight layers.
+struct Fragile {
+    panic: bool,
+}
+
+impl HwObjective for Fragile {
+    fn evaluate(&self, net: &Network) -> anyhow::Result<HwEval> {
+        if net.layers.len() > 60 {
+            if self.panic {
+                panic!("simulated compiler bug");
+            }
+            anyhow::bail!("simulated compiler error");
+        }
+        Stub { budget: 400 }.evaluate(net)
+    }
+    fn baseline_json(&self) -> serde_json::Value {
+        serde_json::json!({"fragile": self.panic})
+    }
+}
+
+#[test]
+fn hardware_failures_name_the_candidate() {
+    for panic in [false, true] {
+        let d = dir(&format!("fragile-{panic}"));
+        let e = search::run(&cfg(&d, 8, 2), &Fragile { panic }, &mut NoAccuracy, &mut ()).unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(msg.contains("hardware evaluation of candidate"), "{msg}");
+        assert!(msg.contains("(genome {\"ks\":["), "{msg}");
+        if panic {
+            assert!(msg.contains("panicked: simulated compiler bug"), "{msg}");
+            assert_eq!(rnc::error::exit_code(&e), 1, "a panic is rnc's fault");
+        } else {
+            assert!(msg.contains("simulated compiler error"), "{msg}");
+        }
+    }
+}

@@ -187,8 +187,19 @@ impl Run<'_> {
             .map(|(id, g)| {
                 let net = ofa::build(g, input, classes)
                     .with_context(|| format!("cannot build candidate {id} (genome {g})"))?;
-                let e = hw
-                    .evaluate(&net)
+                // A panic in the compiler must not take a long search down without saying
+                // which candidate caused it (the last checkpoint stays intact either way).
+                let e = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hw.evaluate(&net)))
+                    .map_err(|p| {
+                        let msg = p
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| p.downcast_ref::<String>().cloned())
+                            .unwrap_or_default();
+                        Internal(format!(
+                            "hardware evaluation of candidate {id} (genome {g}) panicked: {msg}"
+                        ))
+                    })?
                     .with_context(|| format!("hardware evaluation of candidate {id} (genome {g}) failed"))?;
                 check_hw(&e).map_err(|why| {
                     anyhow::Error::new(Internal(format!(
