@@ -73,9 +73,7 @@ pub enum OnnxErrorKind {
     Input(String),
     #[error("node '{node}' ({op}): cannot infer shapes: {why}")]
     Shape { node: String, op: String, why: String },
-    #[error(
-        "node '{node}' ({op}) has weights rnc cannot map: {why} (--skip-unsupported imports the rest)"
-    )]
+    #[error("node '{node}' ({op}) has weights rnc cannot map: {why} (--skip-unsupported imports the rest)")]
     Unsupported { node: String, op: String, why: String },
     #[error("node '{node}' ({op}): {why}")]
     Invalid { node: String, op: String, why: String },
@@ -228,7 +226,11 @@ fn graph_inputs(graph: &pb::GraphProto, opts: &OnnxOptions) -> Result<Vec<Input>
             return Err(OnnxErrorKind::Input(format!(
                 "input '{}' has no declared shape{}",
                 vi.name,
-                if ix == 0 { "; rnc needs at least its rank and channel count" } else { "" }
+                if ix == 0 {
+                    "; rnc needs at least its rank and channel count"
+                } else {
+                    ""
+                }
             )));
         };
         let dims: Vec<Option<usize>> = shape
@@ -332,7 +334,11 @@ impl Shapes {
     }
 }
 
-fn infer_shapes(proto: &pb::ModelProto, dir: Option<&Path>, inputs: &[Input]) -> Result<Shapes, OnnxErrorKind> {
+fn infer_shapes(
+    proto: &pb::ModelProto,
+    dir: Option<&Path>,
+    inputs: &[Input],
+) -> Result<Shapes, OnnxErrorKind> {
     // value_info holds shapes at the exported size, which conflict with another --input.
     let onnx = tract_onnx::onnx().with_ignore_value_info(true);
     let dir = dir.and_then(Path::to_str);
@@ -343,9 +349,15 @@ fn infer_shapes(proto: &pb::ModelProto, dir: Option<&Path>, inputs: &[Input]) ->
     for (ix, input) in inputs.iter().enumerate() {
         let fact = model
             .input_fact(ix)
-            .map(|f| f.clone())
+            .cloned()
             .unwrap_or_else(|_| InferenceFact::default());
-        let fact = fact.with_shape(input.shape.iter().copied().collect::<tract_onnx::prelude::TVec<usize>>());
+        let fact = fact.with_shape(
+            input
+                .shape
+                .iter()
+                .copied()
+                .collect::<tract_onnx::prelude::TVec<usize>>(),
+        );
         model
             .set_input_fact(ix, fact)
             .map_err(|e| OnnxErrorKind::Input(format!("cannot set input {ix}: {}", one_line(&e))))?;
@@ -395,14 +407,18 @@ fn topological_order(graph: &pb::GraphProto) -> Result<Vec<usize>, OnnxErrorKind
                     return Err(OnnxErrorKind::Invalid {
                         node: node_name(node, i),
                         op: node.op_type.clone(),
-                        why: format!("input '{inp}' is neither a graph input, an initializer nor a node output"),
+                        why: format!(
+                            "input '{inp}' is neither a graph input, an initializer nor a node output"
+                        ),
                     });
                 }
             }
         }
     }
-    let mut ready: BinaryHeap<std::cmp::Reverse<usize>> =
-        (0..n).filter(|&i| indegree[i] == 0).map(std::cmp::Reverse).collect();
+    let mut ready: BinaryHeap<std::cmp::Reverse<usize>> = (0..n)
+        .filter(|&i| indegree[i] == 0)
+        .map(std::cmp::Reverse)
+        .collect();
     let mut order = Vec::with_capacity(n);
     while let Some(std::cmp::Reverse(i)) = ready.pop() {
         order.push(i);
@@ -481,7 +497,12 @@ struct Walker<'a> {
 impl<'a> Walker<'a> {
     fn node(&mut self, node: &'a pb::NodeProto, position: usize) -> Result<(), OnnxErrorKind> {
         let name = node_name(node, position);
-        let inputs: Vec<&str> = node.input.iter().map(String::as_str).filter(|s| !s.is_empty()).collect();
+        let inputs: Vec<&str> = node
+            .input
+            .iter()
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
+            .collect();
         let all_const = inputs.iter().all(|i| self.constant.contains(i));
         let mut incoming: Vec<usize> = inputs
             .iter()
@@ -496,6 +517,9 @@ impl<'a> Walker<'a> {
         } else {
             self.role(node, &name)?
         };
+        if matches!(node.op_type.as_str(), "MaxPool" | "AveragePool" | "LpPool") {
+            self.check_pool(node, &name)?;
+        }
         let produced = match role {
             Role::Layer(mut layer) => {
                 let idx = self.layers.len();
@@ -576,9 +600,45 @@ impl<'a> Walker<'a> {
             "Einsum" if (0..node.input.len()).any(|i| self.is_const(node, i)) => {
                 Ok(Role::Unsupported("Einsum with a constant operand".into()))
             }
-            op if UNSUPPORTED_WEIGHT_OPS.contains(&op) => Ok(Role::Unsupported(format!("{op} is not mapped"))),
+            op if UNSUPPORTED_WEIGHT_OPS.contains(&op) => {
+                Ok(Role::Unsupported(format!("{op} is not mapped")))
+            }
             _ => Ok(Role::Data),
         }
+    }
+
+    /// tract gives a pooling window larger than its padded input one output position;
+    /// PyTorch and the ONNX formula give none, so such an input size is refused here.
+    fn check_pool(&self, node: &pb::NodeProto, name: &str) -> Result<(), OnnxErrorKind> {
+        let Some(x) = node.input.first().and_then(|i| self.shapes.get(i)) else {
+            return Ok(());
+        };
+        let auto_pad = attr_str(node, "auto_pad");
+        if x.len() < 3 || auto_pad.starts_with("SAME") {
+            return Ok(());
+        }
+        let spatial = x.len() - 2;
+        let Some(kernel) = attr_ints(node, "kernel_shape") else {
+            return Ok(());
+        };
+        let pads = attr_ints(node, "pads").filter(|p| p.len() == 2 * spatial && auto_pad != "VALID");
+        for (a, &k) in kernel.iter().enumerate().take(spatial) {
+            let d = attr_ints(node, "dilations")
+                .and_then(|v| v.get(a).copied())
+                .unwrap_or(1);
+            let span = d.max(1) * (k.max(1) - 1) + 1;
+            let padded = x[2 + a] as i64 + pads.map_or(0, |p| p[a] + p[a + spatial]);
+            if padded < span {
+                return Err(NetworkError::EmptyPool {
+                    network: self.network.to_string(),
+                    h: self.input_hw[0],
+                    w: self.input_hw[1],
+                    what: format!("node '{name}' ({})", node.op_type),
+                }
+                .into());
+            }
+        }
+        Ok(())
     }
 
     fn invalid(node: &pb::NodeProto, name: &str, why: String) -> OnnxErrorKind {
@@ -589,7 +649,13 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn conv(&self, node: &pb::NodeProto, name: &str, x_ix: usize, w_ix: usize) -> Result<Role, OnnxErrorKind> {
+    fn conv(
+        &self,
+        node: &pb::NodeProto,
+        name: &str,
+        x_ix: usize,
+        w_ix: usize,
+    ) -> Result<Role, OnnxErrorKind> {
         let tensor = |ix: usize| {
             node.input
                 .get(ix)
@@ -648,7 +714,9 @@ impl<'a> Walker<'a> {
             return Err(Self::invalid(
                 node,
                 name,
-                format!("strides {strides:?}, dilations {dilations:?} or pads {pads:?} do not match a {spatial}-D convolution"),
+                format!(
+                    "strides {strides:?}, dilations {dilations:?} or pads {pads:?} do not match a {spatial}-D convolution"
+                ),
             ));
         }
         let auto_pad = attr_str(node, "auto_pad");
@@ -659,7 +727,11 @@ impl<'a> Walker<'a> {
                     "SAME_UPPER" | "SAME_LOWER" => {
                         let span = dilations[a] * (k.max(1) - 1) + 1;
                         let total = ((out.max(1) - 1) * strides[a] + span).saturating_sub(input);
-                        if auto_pad == "SAME_UPPER" { total / 2 } else { total - total / 2 }
+                        if auto_pad == "SAME_UPPER" {
+                            total / 2
+                        } else {
+                            total - total / 2
+                        }
                     }
                     "VALID" => 0,
                     _ => pads[a],
@@ -736,7 +808,11 @@ impl<'a> Walker<'a> {
                 (1, _) => (b[0], 1),
                 (2, false) => (b[0], b[1]),
                 (2, true) => (b[1], b[0]),
-                _ => return Ok(Role::Unsupported(format!("batched constant weight of shape {b:?}"))),
+                _ => {
+                    return Ok(Role::Unsupported(format!(
+                        "batched constant weight of shape {b:?}"
+                    )));
+                }
             };
             let positions: usize = match (a.len(), trans_a) {
                 (0, _) => return Err(bad()),
@@ -749,7 +825,11 @@ impl<'a> Walker<'a> {
             let (m, k) = match (a.len(), trans_a) {
                 (2, false) => (a[0], a[1]),
                 (2, true) => (a[1], a[0]),
-                _ => return Ok(Role::Unsupported(format!("batched constant weight of shape {a:?}"))),
+                _ => {
+                    return Ok(Role::Unsupported(format!(
+                        "batched constant weight of shape {a:?}"
+                    )));
+                }
             };
             let r = b.len();
             if r < 2 {
