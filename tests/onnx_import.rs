@@ -522,3 +522,37 @@ fn corrupted_models_never_panic() {
     }
     assert!(ok > 0 && failed > 0, "{ok} {failed}");
 }
+
+#[test]
+fn quantized_ops_are_weight_layers() {
+    use LayerKind::{Conv, Linear};
+    let n = net("gen/quantized.onnx");
+    #[rustfmt::skip]
+    assert_rows(&n, &[
+        ("qconv", Conv, 3, 4, [3, 3], [2, 2], [1, 1], [1, 1], 1, [8, 8], [4, 4]),
+        ("iconv", Conv, 4, 6, [1, 1], [1, 1], [0, 0], [1, 1], 1, [4, 4], [4, 4]),
+        ("qfc", Linear, 96, 10, [1, 1], [1, 1], [0, 0], [1, 1], 1, [1, 1], [1, 1]),
+        ("ifc", Linear, 10, 5, [1, 1], [1, 1], [0, 0], [1, 1], 1, [1, 1], [1, 1]),
+    ]);
+    assert_eq!(n.edges, vec![(0, 1), (1, 2), (2, 3)]);
+}
+
+#[test]
+fn a_fixed_batch_is_analysed_as_one_sample() {
+    let mut mb = ModelBuilder::default();
+    let x = mb.conv("c", "x", 3, 8, [3, 3], [1, 1], [1; 4], [1, 1], 1);
+    let x = mb.node("GlobalAveragePool", &[&x], "pool", vec![]);
+    let x = mb.node("Flatten", &[&x], "flatten", vec![int("axis", 1)]);
+    let w = mb.weight("fc.weight", &[8, 4]);
+    let y = mb.node("MatMul", &[&x, &w], "fc", vec![]);
+    let bytes = mb.build_batch(Some(4), &[3, 10, 12], &y);
+    let n = rnc::network::onnx::load_bytes("b", &bytes, None, &OnnxOptions::default())
+        .unwrap()
+        .network;
+    assert_eq!(n.layers[0].output_hw, [10, 12]);
+    // Four samples would otherwise look like four positions of the classifier.
+    assert_eq!(
+        (n.layers[1].kind, n.layers[1].output_hw),
+        (LayerKind::Linear, [1, 1])
+    );
+}

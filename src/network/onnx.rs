@@ -261,7 +261,9 @@ fn graph_inputs(graph: &pb::GraphProto, opts: &OnnxOptions) -> Result<Vec<Input>
         let mut concrete = Vec::with_capacity(rank);
         for (a, d) in dims.iter().enumerate() {
             let v = match (a, d) {
+                // rnc maps one sample: a symbolic batch, or the image input's batch, is 1.
                 (0, None) if rank > 1 => 1,
+                (0, Some(_)) if ix == 0 && rank > 1 => 1,
                 (2 | 3, _) if ix == 0 && rank == 4 && opts.input.is_some() => {
                     opts.input.map_or(0, |hw| hw[a - 2])
                 }
