@@ -173,6 +173,21 @@ def quantized():
     return g.model([image_input(h=8, w=8)], [y], "quantized")
 
 
+def control_flow():
+    """A Conv inside an If branch: not a straight-line graph rnc can map."""
+    g = Graph()
+    x = g.conv("head", "x", 3, 4, 1)
+    branch = Graph()
+    branch.conv("inner", x, 4, 4, 1)
+    branch.nodes[-1].output[0] = "b_out"
+    then_g = helper.make_graph(branch.nodes, "then", [], [output("b_out", 4)], branch.inits)
+    else_g = helper.make_graph([helper.make_node("Identity", [x], ["e_out"], name="same")], "else", [],
+                               [output("e_out", 4)])
+    cond = g.const("cond", [], np.bool_)
+    g.node("If", [cond], "branch", out="y", then_branch=then_g, else_branch=else_g)
+    return g.model([image_input(h=8, w=8)], [output("y", 4)], "control_flow")
+
+
 def resnet18(res=64, classes=10):
     """The CIFAR ResNet-18 of src/network/zoo.rs, node names = PyTorch module names."""
     g = Graph()
@@ -221,6 +236,7 @@ def main():
     save(symbolic_hw(), "symbolic_hw.onnx")
     save(unsupported(), "unsupported.onnx")
     save(quantized(), "quantized.onnx")
+    save(control_flow(), "control_flow.onnx")
     save(resnet18(), "resnet18_64.onnx.gz")
 
 

@@ -556,3 +556,20 @@ fn a_fixed_batch_is_analysed_as_one_sample() {
         (LayerKind::Linear, [1, 1])
     );
 }
+
+#[test]
+fn weights_inside_control_flow_are_unsupported() {
+    let p = fixtures().join("onnx/gen/control_flow.onnx");
+    let e = load(&p, &OnnxOptions::default()).unwrap_err();
+    assert!(
+        matches!(&e.kind, OnnxErrorKind::Unsupported { node, op, why } if node == "branch" && op == "If" && why.contains("Conv")),
+        "{e}"
+    );
+    let opts = OnnxOptions {
+        skip_unsupported: true,
+        ..Default::default()
+    };
+    let imp = load(&p, &opts).unwrap();
+    assert_eq!(imp.network.layers.len(), 1);
+    assert_eq!(imp.skipped[0].op, "If");
+}

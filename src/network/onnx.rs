@@ -548,13 +548,18 @@ struct Walker<'a> {
 impl<'a> Walker<'a> {
     fn node(&mut self, node: &'a pb::NodeProto, position: usize) -> Result<(), OnnxErrorKind> {
         let name = node_name(node, position);
-        let inputs: Vec<&str> = node
+        let mut inputs: Vec<&str> = node
             .input
             .iter()
             .map(String::as_str)
             .filter(|s| !s.is_empty())
             .collect();
-        let all_const = inputs.iter().all(|i| self.constant.contains(i));
+        // Control-flow subgraphs read outer tensors by name: data flows through them too.
+        let mut inner = Vec::new();
+        subgraph_inputs(node, &mut inner);
+        inputs.extend(inner.into_iter().filter(|i| self.producers.contains_key(*i)));
+        let all_const =
+            inputs.iter().all(|i| self.constant.contains(i)) && subgraph_weight_op(node).is_none();
         let mut incoming: Vec<usize> = inputs
             .iter()
             .filter_map(|i| self.producers.get(*i))
@@ -641,6 +646,9 @@ impl<'a> Walker<'a> {
             } else {
                 Role::Data
             });
+        }
+        if let Some(op) = subgraph_weight_op(node) {
+            return Ok(Role::Unsupported(format!("its subgraph contains a {op} node")));
         }
         match node.op_type.as_str() {
             "Conv" | "ConvInteger" => self.conv(node, name, 0, 1),
@@ -919,6 +927,51 @@ impl<'a> Walker<'a> {
             _ => [1, positions],
         };
         Ok(Role::Layer(layer(LayerKind::Conv, hw)))
+    }
+}
+
+/// Ops that make a weight layer (when their weight is constant).
+const WEIGHT_OPS: &[&str] = &[
+    "Conv",
+    "ConvInteger",
+    "QLinearConv",
+    "Gemm",
+    "MatMul",
+    "MatMulInteger",
+    "QLinearMatMul",
+];
+
+/// A weight-bearing op inside a control-flow node's subgraphs (If, Loop, Scan): rnc maps
+/// straight-line graphs only, and dropping those weights silently would understate the model.
+fn subgraph_weight_op(node: &pb::NodeProto) -> Option<String> {
+    fn in_graph(g: &pb::GraphProto) -> Option<String> {
+        g.node.iter().find_map(|n| {
+            if WEIGHT_OPS.contains(&n.op_type.as_str())
+                || UNSUPPORTED_WEIGHT_OPS.contains(&n.op_type.as_str())
+            {
+                Some(n.op_type.clone())
+            } else {
+                subgraph_weight_op(n)
+            }
+        })
+    }
+    node.attribute
+        .iter()
+        .flat_map(|a| a.g.iter().chain(a.graphs.iter()))
+        .find_map(in_graph)
+}
+
+/// Every input name used inside a node's subgraphs (recursively).
+fn subgraph_inputs<'a>(node: &'a pb::NodeProto, out: &mut Vec<&'a str>) {
+    for g in node
+        .attribute
+        .iter()
+        .flat_map(|a| a.g.iter().chain(a.graphs.iter()))
+    {
+        for n in &g.node {
+            out.extend(n.input.iter().map(String::as_str).filter(|s| !s.is_empty()));
+            subgraph_inputs(n, out);
+        }
     }
 }
 
