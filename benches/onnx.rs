@@ -9,6 +9,12 @@ use std::io::Write;
 use std::time::Instant;
 
 fn main() {
+    // `cargo bench` passes --bench; under `cargo test --all-targets` one run is a smoke test.
+    let runs = if std::env::args().any(|a| a == "--bench") {
+        7
+    } else {
+        1
+    };
     let bytes = onnx_builder::mobilenet_v2(224);
     let dir = std::env::temp_dir().join(format!("rnc-bench-onnx-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -22,7 +28,7 @@ fn main() {
 
     for (what, path) in [("onnx", &raw), ("onnx.gz", &gz)] {
         let mut times = Vec::new();
-        for _ in 0..7 {
+        for _ in 0..runs {
             let t = Instant::now();
             let imp = load(path, &OnnxOptions::default()).expect("import");
             times.push(t.elapsed().as_secs_f64() * 1e3);

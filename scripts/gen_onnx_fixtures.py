@@ -150,6 +150,44 @@ def unsupported():
     return g.model([image_input(h=8, w=8)], [output("y", 4)], "unsupported")
 
 
+def quantized():
+    """QLinearConv, ConvInteger and QLinearMatMul / MatMulInteger: 8-bit weights, same boxes."""
+    g = Graph()
+    u8, i32 = np.uint8, np.int32
+    sc = g.const("scale", [], np.float32)
+    zp = g.const("zero", [], u8)
+    xq = g.node("QuantizeLinear", ["x", sc, zp], "quant")
+    w1 = g.const("qconv.weight", [4, 3, 3, 3], u8)
+    b1 = g.const("qconv.bias", [4], i32)
+    q = g.node("QLinearConv", [xq, sc, zp, w1, sc, zp, sc, zp, b1], "qconv", pads=[1, 1, 1, 1], strides=[2, 2])
+    w2 = g.const("iconv.weight", [6, 4, 1, 1], u8)
+    c = g.node("ConvInteger", [q, w2, zp, zp], "iconv")
+    c = g.node("Cast", [c], "cast", to=TensorProto.FLOAT)
+    c = g.node("Flatten", [c], "flatten", axis=1)
+    cq = g.node("QuantizeLinear", [c, sc, zp], "requant")
+    w3 = g.const("qfc.weight", [96, 10], u8)
+    f = g.node("QLinearMatMul", [cq, sc, zp, w3, sc, zp, sc, zp], "qfc")
+    w4 = g.const("ifc.weight", [10, 5], u8)
+    g.node("MatMulInteger", [f, w4, zp, zp], "ifc", out="y")
+    y = helper.make_tensor_value_info("y", TensorProto.INT32, [None, 5])
+    return g.model([image_input(h=8, w=8)], [y], "quantized")
+
+
+def control_flow():
+    """A Conv inside an If branch: not a straight-line graph rnc can map."""
+    g = Graph()
+    x = g.conv("head", "x", 3, 4, 1)
+    branch = Graph()
+    branch.conv("inner", x, 4, 4, 1)
+    branch.nodes[-1].output[0] = "b_out"
+    then_g = helper.make_graph(branch.nodes, "then", [], [output("b_out", 4)], branch.inits)
+    else_g = helper.make_graph([helper.make_node("Identity", [x], ["e_out"], name="same")], "else", [],
+                               [output("e_out", 4)])
+    cond = g.const("cond", [], np.bool_)
+    g.node("If", [cond], "branch", out="y", then_branch=then_g, else_branch=else_g)
+    return g.model([image_input(h=8, w=8)], [output("y", 4)], "control_flow")
+
+
 def resnet18(res=64, classes=10):
     """The CIFAR ResNet-18 of src/network/zoo.rs, node names = PyTorch module names."""
     g = Graph()
@@ -197,6 +235,8 @@ def main():
     save(no_weights(), "no_weights.onnx")
     save(symbolic_hw(), "symbolic_hw.onnx")
     save(unsupported(), "unsupported.onnx")
+    save(quantized(), "quantized.onnx")
+    save(control_flow(), "control_flow.onnx")
     save(resnet18(), "resnet18_64.onnx.gz")
 
 

@@ -484,3 +484,92 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn corrupted_models_never_panic() {
+    // A few hundred byte-level mutations of small fixtures: an import may succeed (most bytes
+    // are zero weights) or fail, but must return. (A longer run of this found tract panics
+    // on malformed attribute lists; they come back as errors.)
+    let gen_dir = fixtures().join("onnx/gen");
+    let seeds: Vec<Vec<u8>> = ["cases.onnx", "tokens.onnx", "conv1d.onnx", "unsupported.onnx"]
+        .iter()
+        .map(|f| std::fs::read(gen_dir.join(f)).unwrap())
+        .collect();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rnd = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let (mut ok, mut failed) = (0, 0);
+    for i in 0..400 {
+        let mut m = seeds[i % seeds.len()].clone();
+        for _ in 0..1 + rnd() % 4 {
+            let p = rnd() as usize % m.len();
+            m[p] = rnd() as u8;
+        }
+        match rnc::network::onnx::load_bytes("m", &m, None, &OnnxOptions::default()) {
+            Ok(imp) => {
+                ok += 1;
+                assert!(imp.network.edges.iter().all(|&(u, v)| u < v));
+            }
+            Err(e) => {
+                failed += 1;
+                assert!(!e.to_string().contains('\n'), "{e}");
+            }
+        }
+    }
+    assert!(ok > 0 && failed > 0, "{ok} {failed}");
+}
+
+#[test]
+fn quantized_ops_are_weight_layers() {
+    use LayerKind::{Conv, Linear};
+    let n = net("gen/quantized.onnx");
+    #[rustfmt::skip]
+    assert_rows(&n, &[
+        ("qconv", Conv, 3, 4, [3, 3], [2, 2], [1, 1], [1, 1], 1, [8, 8], [4, 4]),
+        ("iconv", Conv, 4, 6, [1, 1], [1, 1], [0, 0], [1, 1], 1, [4, 4], [4, 4]),
+        ("qfc", Linear, 96, 10, [1, 1], [1, 1], [0, 0], [1, 1], 1, [1, 1], [1, 1]),
+        ("ifc", Linear, 10, 5, [1, 1], [1, 1], [0, 0], [1, 1], 1, [1, 1], [1, 1]),
+    ]);
+    assert_eq!(n.edges, vec![(0, 1), (1, 2), (2, 3)]);
+}
+
+#[test]
+fn a_fixed_batch_is_analysed_as_one_sample() {
+    let mut mb = ModelBuilder::default();
+    let x = mb.conv("c", "x", 3, 8, [3, 3], [1, 1], [1; 4], [1, 1], 1);
+    let x = mb.node("GlobalAveragePool", &[&x], "pool", vec![]);
+    let x = mb.node("Flatten", &[&x], "flatten", vec![int("axis", 1)]);
+    let w = mb.weight("fc.weight", &[8, 4]);
+    let y = mb.node("MatMul", &[&x, &w], "fc", vec![]);
+    let bytes = mb.build_batch(Some(4), &[3, 10, 12], &y);
+    let n = rnc::network::onnx::load_bytes("b", &bytes, None, &OnnxOptions::default())
+        .unwrap()
+        .network;
+    assert_eq!(n.layers[0].output_hw, [10, 12]);
+    // Four samples would otherwise look like four positions of the classifier.
+    assert_eq!(
+        (n.layers[1].kind, n.layers[1].output_hw),
+        (LayerKind::Linear, [1, 1])
+    );
+}
+
+#[test]
+fn weights_inside_control_flow_are_unsupported() {
+    let p = fixtures().join("onnx/gen/control_flow.onnx");
+    let e = load(&p, &OnnxOptions::default()).unwrap_err();
+    assert!(
+        matches!(&e.kind, OnnxErrorKind::Unsupported { node, op, why } if node == "branch" && op == "If" && why.contains("Conv")),
+        "{e}"
+    );
+    let opts = OnnxOptions {
+        skip_unsupported: true,
+        ..Default::default()
+    };
+    let imp = load(&p, &opts).unwrap();
+    assert_eq!(imp.network.layers.len(), 1);
+    assert_eq!(imp.skipped[0].op, "If");
+}

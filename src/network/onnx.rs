@@ -118,12 +118,19 @@ fn model_name(path: &Path) -> String {
     if name.is_empty() { "onnx".into() } else { name }
 }
 
+/// Protobuf messages cannot exceed 2 GiB, so neither can a decompressed model.
+const MAX_MODEL_BYTES: u64 = 2 << 30;
+
 fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, OnnxErrorKind> {
     use std::io::Read;
     let mut out = Vec::with_capacity(bytes.len() * 4);
     flate2::read::MultiGzDecoder::new(bytes)
+        .take(MAX_MODEL_BYTES + 1)
         .read_to_end(&mut out)
         .map_err(OnnxErrorKind::Gzip)?;
+    if out.len() as u64 > MAX_MODEL_BYTES {
+        return Err(OnnxErrorKind::NotOnnx("decompresses to more than 2 GiB".into()));
+    }
     Ok(out)
 }
 
@@ -152,8 +159,8 @@ fn import(
         _ => return Err(OnnxErrorKind::NotOnnx("no graph".into())),
     };
     let inputs = graph_inputs(graph, opts)?;
-    let shapes = infer_shapes(&proto, dir, &inputs)?;
     let order = topological_order(graph)?;
+    let shapes = infer_shapes(&proto, dir, &inputs)?;
     let mut walker = Walker {
         network: name,
         input_hw: inputs[0].hw,
@@ -254,7 +261,9 @@ fn graph_inputs(graph: &pb::GraphProto, opts: &OnnxOptions) -> Result<Vec<Input>
         let mut concrete = Vec::with_capacity(rank);
         for (a, d) in dims.iter().enumerate() {
             let v = match (a, d) {
+                // rnc maps one sample: a symbolic batch, or the image input's batch, is 1.
                 (0, None) if rank > 1 => 1,
+                (0, Some(_)) if ix == 0 && rank > 1 => 1,
                 (2 | 3, _) if ix == 0 && rank == 4 && opts.input.is_some() => {
                     opts.input.map_or(0, |hw| hw[a - 2])
                 }
@@ -342,8 +351,8 @@ fn infer_shapes(
     // value_info holds shapes at the exported size, which conflict with another --input.
     let onnx = tract_onnx::onnx().with_ignore_value_info(true);
     let dir = dir.and_then(Path::to_str);
-    let parsed = onnx
-        .parse(proto, dir)
+    let parsed = quietly(|| onnx.parse(proto, dir))
+        .map_err(|p| OnnxErrorKind::NotOnnx(format!("tract failed while reading the graph ({p})")))?
         .map_err(|e| OnnxErrorKind::NotOnnx(format!("tract cannot read the graph: {}", one_line(&e))))?;
     let mut model = parsed.model;
     for (ix, input) in inputs.iter().enumerate() {
@@ -362,18 +371,52 @@ fn infer_shapes(
             .set_input_fact(ix, fact)
             .map_err(|e| OnnxErrorKind::Input(format!("cannot set input {ix}: {}", one_line(&e))))?;
     }
-    let analysis_error = match model.analyse(false) {
+    let analysis = quietly(|| match model.analyse(false) {
         Ok(_) => None,
         Err(e) => {
             // Keep going past the failing node so shapes elsewhere are still known.
             let _ = model.analyse(true);
             Some(one_line(&e))
         }
-    };
+    });
+    let analysis_error = analysis.map_err(|p| {
+        OnnxErrorKind::NotOnnx(format!(
+            "tract failed during shape inference, malformed model? ({p})"
+        ))
+    })?;
     Ok(Shapes {
         model,
         outlets: parsed.outlets_by_name,
         analysis_error,
+    })
+}
+
+thread_local! {
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs tract, turning a panic into an error message without printing it: tract is not ours
+/// to audit, and some malformed models (e.g. attribute lists of the wrong length) make it
+/// index out of bounds. Only panics on this thread, inside `f`, are silenced.
+fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(|q| q.get()) {
+                previous(info);
+            }
+        }));
+    });
+    QUIET.with(|q| q.set(true));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(false));
+    r.map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into())
     })
 }
 
@@ -392,6 +435,14 @@ fn topological_order(graph: &pb::GraphProto) -> Result<Vec<usize>, OnnxErrorKind
         .map(|i| i.name.as_str())
         .chain(graph.initializer.iter().map(|t| t.name.as_str()))
         .collect();
+    for out in &graph.output {
+        if !producer.contains_key(out.name.as_str()) && !known.contains(out.name.as_str()) {
+            return Err(OnnxErrorKind::NotOnnx(format!(
+                "graph output '{}' is not produced by any node",
+                out.name
+            )));
+        }
+    }
     let n = graph.node.len();
     let mut indegree = vec![0usize; n];
     let mut users: Vec<Vec<usize>> = vec![Vec::new(); n];
@@ -497,13 +548,18 @@ struct Walker<'a> {
 impl<'a> Walker<'a> {
     fn node(&mut self, node: &'a pb::NodeProto, position: usize) -> Result<(), OnnxErrorKind> {
         let name = node_name(node, position);
-        let inputs: Vec<&str> = node
+        let mut inputs: Vec<&str> = node
             .input
             .iter()
             .map(String::as_str)
             .filter(|s| !s.is_empty())
             .collect();
-        let all_const = inputs.iter().all(|i| self.constant.contains(i));
+        // Control-flow subgraphs read outer tensors by name: data flows through them too.
+        let mut inner = Vec::new();
+        subgraph_inputs(node, &mut inner);
+        inputs.extend(inner.into_iter().filter(|i| self.producers.contains_key(*i)));
+        let all_const =
+            inputs.iter().all(|i| self.constant.contains(i)) && subgraph_weight_op(node).is_none();
         let mut incoming: Vec<usize> = inputs
             .iter()
             .filter_map(|i| self.producers.get(*i))
@@ -583,13 +639,16 @@ impl<'a> Walker<'a> {
                     && self
                         .shapes
                         .get(&node.input[i])
-                        .is_some_and(|s| s.len() >= 2 && s.iter().product::<usize>() > 1)
+                        .is_some_and(|s| s.len() >= 2 && s.iter().any(|&d| d > 1))
             });
             return Ok(if has_weight {
                 Role::Unsupported(format!("op from domain '{}' with a constant weight", node.domain))
             } else {
                 Role::Data
             });
+        }
+        if let Some(op) = subgraph_weight_op(node) {
+            return Ok(Role::Unsupported(format!("its subgraph contains a {op} node")));
         }
         match node.op_type.as_str() {
             "Conv" | "ConvInteger" => self.conv(node, name, 0, 1),
@@ -687,7 +746,7 @@ impl<'a> Walker<'a> {
             .filter(|&g| g > 0)
             .ok_or_else(|| Self::invalid(node, name, format!("group must be positive (got {groups})")))?;
         let (cin, cout) = (x[1], w[0]);
-        if cin == 0 || cout == 0 || w[1] * groups != cin || cout % groups != 0 {
+        if cin == 0 || cout == 0 || w[1].saturating_mul(groups) != cin || cout % groups != 0 {
             return Err(Self::invalid(
                 node,
                 name,
@@ -725,7 +784,7 @@ impl<'a> Walker<'a> {
                 let (input, out, k) = (x[2 + a], y[2 + a], w[2 + a]);
                 match auto_pad.as_str() {
                     "SAME_UPPER" | "SAME_LOWER" => {
-                        let span = dilations[a] * (k.max(1) - 1) + 1;
+                        let span = dilations[a].saturating_mul(k.max(1) - 1).saturating_add(1);
                         let total = ((out.max(1) - 1) * strides[a] + span).saturating_sub(input);
                         if auto_pad == "SAME_UPPER" {
                             total / 2
@@ -817,7 +876,7 @@ impl<'a> Walker<'a> {
             let positions: usize = match (a.len(), trans_a) {
                 (0, _) => return Err(bad()),
                 (2, true) => a[1],
-                (r, _) => a[..r - 1].iter().product(),
+                (r, _) => product(&a[..r - 1]),
             };
             (k, n, positions, a.clone())
         } else {
@@ -838,7 +897,7 @@ impl<'a> Walker<'a> {
             let positions = if gemm && trans_b {
                 b[0]
             } else {
-                b[..r - 2].iter().product::<usize>() * b[r - 1]
+                product(&b[..r - 2]).saturating_mul(b[r - 1])
             };
             (k, m, positions, b.clone())
         };
@@ -869,6 +928,55 @@ impl<'a> Walker<'a> {
         };
         Ok(Role::Layer(layer(LayerKind::Conv, hw)))
     }
+}
+
+/// Ops that make a weight layer (when their weight is constant).
+const WEIGHT_OPS: &[&str] = &[
+    "Conv",
+    "ConvInteger",
+    "QLinearConv",
+    "Gemm",
+    "MatMul",
+    "MatMulInteger",
+    "QLinearMatMul",
+];
+
+/// A weight-bearing op inside a control-flow node's subgraphs (If, Loop, Scan): rnc maps
+/// straight-line graphs only, and dropping those weights silently would understate the model.
+fn subgraph_weight_op(node: &pb::NodeProto) -> Option<String> {
+    fn in_graph(g: &pb::GraphProto) -> Option<String> {
+        g.node.iter().find_map(|n| {
+            if WEIGHT_OPS.contains(&n.op_type.as_str())
+                || UNSUPPORTED_WEIGHT_OPS.contains(&n.op_type.as_str())
+            {
+                Some(n.op_type.clone())
+            } else {
+                subgraph_weight_op(n)
+            }
+        })
+    }
+    node.attribute
+        .iter()
+        .flat_map(|a| a.g.iter().chain(a.graphs.iter()))
+        .find_map(in_graph)
+}
+
+/// Every input name used inside a node's subgraphs (recursively).
+fn subgraph_inputs<'a>(node: &'a pb::NodeProto, out: &mut Vec<&'a str>) {
+    for g in node
+        .attribute
+        .iter()
+        .flat_map(|a| a.g.iter().chain(a.graphs.iter()))
+    {
+        for n in &g.node {
+            out.extend(n.input.iter().map(String::as_str).filter(|s| !s.is_empty()));
+            subgraph_inputs(n, out);
+        }
+    }
+}
+
+fn product(dims: &[usize]) -> usize {
+    dims.iter().fold(1usize, |p, &d| p.saturating_mul(d))
 }
 
 fn is_random(op: &str) -> bool {

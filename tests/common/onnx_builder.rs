@@ -121,11 +121,16 @@ impl ModelBuilder {
     }
 
     /// The serialized model with one input `x` of shape `(batch, dims...)` and output `y`.
-    pub fn build(mut self, input: &[usize], output: &str) -> Vec<u8> {
+    pub fn build(self, input: &[usize], output: &str) -> Vec<u8> {
+        self.build_batch(None, input, output)
+    }
+
+    /// As [`ModelBuilder::build`], with a fixed batch size when `batch` is given.
+    pub fn build_batch(mut self, batch: Option<usize>, input: &[usize], output: &str) -> Vec<u8> {
         if let Some(last) = self.nodes.iter_mut().rev().find(|n| n.output[0] == output) {
             last.output[0] = "y".into();
         }
-        let mut dims = vec![None];
+        let mut dims = vec![batch.map(|b| b as i64)];
         dims.extend(input.iter().map(|&d| Some(d as i64)));
         let graph = pb::GraphProto {
             node: self.nodes,
