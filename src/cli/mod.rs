@@ -6,6 +6,7 @@ mod inspect;
 mod search;
 
 use clap::{Args, Parser, Subcommand};
+use rnc::network::onnx::{self, OnnxOptions, SkippedOp};
 use rnc::network::{Network, ofa::Genome, zoo};
 use rnc::partition::{Crossbar, DepthwiseMapping, PartitionOptions};
 
@@ -41,9 +42,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Which network to work on.
+/// Which network to work on: exactly one of --model, --genome, --onnx.
 #[derive(Args, Debug, Clone)]
-#[group(required = true, multiple = false)]
+#[group(skip)]
+#[command(group(clap::ArgGroup::new("network").required(true).multiple(false).args(["model", "genome", "onnx"])))]
 pub struct ModelArgs {
     /// Built-in model: mbv3-small, squeezenet1_1 or resnet18.
     #[arg(long, value_name = "NAME")]
@@ -51,17 +53,36 @@ pub struct ModelArgs {
     /// OFA MobileNetV3-small subnet: a JSON file or inline JSON {"ks":[16],"e":[16],"d":[4]}.
     #[arg(long, value_name = "FILE_OR_JSON")]
     pub genome: Option<String>,
+    /// Your own network as an ONNX file (.onnx or .onnx.gz). Conv, and Gemm/MatMul with a
+    /// constant weight, become weight layers; --input defaults to the model's own size and
+    /// --classes is ignored.
+    #[arg(long, value_name = "FILE")]
+    pub onnx: Option<std::path::PathBuf>,
+    /// With --onnx: leave out weight-bearing ops rnc cannot map (ConvTranspose, LSTM, GRU,
+    /// RNN, ...) with a warning instead of failing; data still flows through them.
+    #[arg(long)]
+    pub skip_unsupported: bool,
 }
 
 /// Input and class count.
 #[derive(Args, Debug, Clone)]
 pub struct InputArgs {
-    /// Input image side in pixels (square input).
-    #[arg(long, default_value_t = 64, value_name = "PIXELS")]
-    pub input: usize,
+    /// Input image side in pixels (square input) [default: 64; with --onnx, the model's own].
+    #[arg(long, value_name = "PIXELS")]
+    pub input: Option<usize>,
     /// Number of classes of the classifier.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub classes: usize,
+}
+
+impl InputArgs {
+    /// Input side used by built-in models and genomes when --input is not given.
+    pub const DEFAULT_SIDE: usize = 64;
+
+    /// The input side for built-in models and genomes.
+    pub fn side(&self) -> usize {
+        self.input.unwrap_or(Self::DEFAULT_SIDE)
+    }
 }
 
 /// How layers are cut into tiles.
@@ -97,19 +118,59 @@ impl PartitionArgs {
     }
 }
 
+/// A loaded network and the warnings of its import.
+#[derive(Debug, Clone)]
+pub struct LoadedModel {
+    pub network: Network,
+    /// ONNX nodes left out under --skip-unsupported (empty otherwise); goes into summaries.
+    pub skipped: Vec<SkippedOp>,
+}
+
 impl ModelArgs {
+    /// Loads the network, printing import warnings to stderr.
     pub fn load(&self, input: &InputArgs) -> anyhow::Result<Network> {
+        let loaded = self.load_with_warnings(input)?;
+        for s in &loaded.skipped {
+            eprintln!("warning: {s}");
+        }
+        Ok(loaded.network)
+    }
+
+    /// Loads the network and returns the import warnings for the caller to report.
+    pub fn load_with_warnings(&self, input: &InputArgs) -> anyhow::Result<LoadedModel> {
         if input.classes == 0 {
             anyhow::bail!("--classes must be at least 1");
         }
+        if self.skip_unsupported && self.onnx.is_none() {
+            anyhow::bail!("--skip-unsupported only applies to --onnx models");
+        }
+        let plain = |network| LoadedModel {
+            network,
+            skipped: Vec::new(),
+        };
         if let Some(name) = &self.model {
-            return Ok(zoo::build(name, input.input, input.classes)?);
+            return Ok(plain(zoo::build(name, input.side(), input.classes)?));
         }
         if let Some(g) = &self.genome {
             let genome = read_genome(g)?;
-            return Ok(rnc::network::ofa::build(&genome, input.input, input.classes)?);
+            return Ok(plain(rnc::network::ofa::build(
+                &genome,
+                input.side(),
+                input.classes,
+            )?));
         }
-        anyhow::bail!("give a network with --model NAME or --genome FILE_OR_JSON")
+        if let Some(path) = &self.onnx {
+            let opts = OnnxOptions {
+                input: input.input.map(|s| [s, s]),
+                skip_unsupported: self.skip_unsupported,
+            };
+            let imp = onnx::load(path, &opts)?;
+            return Ok(LoadedModel {
+                network: imp.network,
+                skipped: imp.skipped,
+            });
+        }
+        anyhow::bail!("give a network with --model NAME, --genome FILE_OR_JSON or --onnx FILE")
     }
 }
 

@@ -6,6 +6,7 @@
 //! into the edges: `u -> v` when data flows from `u` to `v` through no other weight layer.
 
 pub mod ofa;
+pub mod onnx;
 pub mod zoo;
 
 use serde::Serialize;
