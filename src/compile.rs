@@ -460,16 +460,8 @@ fn staged(
             layer_threshold: 0.min(opts.pack.rules.layer_threshold),
             ..opts.pack.rules
         };
-        let prob = crate::optimize::Problem::new(
-            part,
-            timings,
-            opts.budget,
-            opts.samples,
-            rules,
-            stage_len,
-            fill,
-            float * slowest,
-        );
+        let shape = (stage_len, fill, float * slowest);
+        let prob = crate::optimize::Problem::new(part, timings, opts.budget, opts.samples, rules, shape);
         // Bisection on the planner alone (cheap); packing is checked at the end, stepping the
         // period up where the plan's area estimate was optimistic.
         let mut hi: f64 = timings.iter().map(|t| t.time(1)).sum();

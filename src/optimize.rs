@@ -49,16 +49,16 @@ pub struct Problem<'a> {
 }
 
 impl<'a> Problem<'a> {
+    /// `shape` = (longest stage, area fill, floating threshold in ns).
     pub fn new(
         part: &'a Partition,
         timings: &'a [LayerTiming],
         budget: usize,
         samples: usize,
         rules: Rules,
-        max_stage_len: usize,
-        area_fill: f64,
-        float_ns: f64,
+        shape: (usize, f64, f64),
     ) -> Problem<'a> {
+        let (max_stage_len, area_fill, float_ns) = shape;
         let floating: Vec<bool> = timings.iter().map(|t| t.time(1) < float_ns).collect();
         Problem {
             floating: floating.clone(),
@@ -537,7 +537,7 @@ impl<'a> Problem<'a> {
         }
         items.sort_by_key(|it| (std::cmp::Reverse(it.cells()), it.layer, it.tile));
         for it in items {
-            let mut best: Option<(FloatScore, usize, usize, usize)> = None;
+            let mut best: pack::strategies::Choice<FloatScore> = None;
             for (b, bin) in bins.iter().enumerate() {
                 if !bin.admits(&it, &self.rules) {
                     continue;
@@ -711,7 +711,7 @@ impl Private<'_> {
         });
         for &k in &light {
             let it = &items[k];
-            let mut best: Option<((usize, usize, usize), usize, usize, usize)> = None;
+            let mut best: pack::strategies::Choice<(usize, usize, usize)> = None;
             for (b, bin) in bins.iter().enumerate() {
                 if !bin.admits(it, &rules) {
                     continue;
