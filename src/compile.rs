@@ -305,7 +305,41 @@ fn area(
             Err(_) => lo = mid,
         }
     }
-    let (_, copies, fast_p) = best;
+    let (_, mut copies, mut fast_p) = best;
+    // The period cannot drop further (the rules or the packing stop it), but spare area still
+    // buys copies that shorten the other layers: x_i ∝ √(λ·c_i/a_i), the largest λ that packs.
+    let base = copies.clone();
+    let with = |lambda: f64| -> Vec<u64> {
+        base.iter()
+            .zip(timings)
+            .map(|(&x, t)| {
+                let want = (lambda * t.max_copies() as f64 / t.cells.max(1) as f64)
+                    .sqrt()
+                    .floor() as u64;
+                // Copies of one layer sit on distinct crossbars.
+                let distinct = (opts.budget / t.tiles.len().max(1)) as u64;
+                x.max(want.min(t.max_copies()).min(distinct))
+            })
+            .collect()
+    };
+    // Log-space bisection on λ: λ → 0 adds nothing, λ → ∞ caps every layer.
+    let (mut lo, mut hi) = ((1e-6f64).ln(), (1e15f64).ln());
+    for _ in 0..iterations(opts.effort) {
+        let mid = 0.5 * (lo + hi);
+        let c = with(mid.exp());
+        let fits = duplicate::cells(timings, &c) <= budget_cells;
+        match fits.then(|| try_area(part, timings, &c, &fast)) {
+            Some(Ok(p)) => {
+                lo = mid;
+                copies = c;
+                fast_p = p;
+            }
+            _ => hi = mid,
+        }
+        if hi - lo < 0.05 {
+            break;
+        }
+    }
     // Final packing with the requested (better) packer; the fast one already succeeded.
     let p = try_area(part, timings, &copies, pack_opts).unwrap_or(fast_p);
     Ok((copies, p))

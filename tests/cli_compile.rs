@@ -1,0 +1,204 @@
+//! `rnc compile` as a user meets it: outputs, errors, sweeps, traces.
+
+use std::process::Command;
+
+fn rnc(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rnc"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("rnc-cli-compile-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+#[test]
+fn compile_writes_its_outputs() {
+    let out = tmp("out");
+    let trace = out.join("trace.json");
+    std::fs::create_dir_all(&out).unwrap();
+    let (code, stdout, err) = rnc(&[
+        "compile",
+        "--model",
+        "mbv3-small",
+        "--crossbars",
+        "168",
+        "--duplicate",
+        "--out",
+        out.to_str().unwrap(),
+        "--trace",
+        trace.to_str().unwrap(),
+        "--trace-format",
+        "chrome",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let s: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    for key in [
+        "crossbars_budget",
+        "crossbars_used",
+        "area_lower_bound",
+        "tiles",
+        "copies",
+        "utilization",
+        "utilization_of_budget",
+        "latency_ns",
+        "ideal_latency_ns",
+        "baseline_crossbars",
+        "baseline_latency_ns",
+        "speedup",
+        "period_ns",
+        "energy_nj",
+    ] {
+        assert!(!s[key].is_null(), "summary lacks {key}");
+    }
+    assert_eq!(s["crossbars_budget"], 168);
+    assert_eq!(s["baseline_crossbars"], 210);
+    assert!(s["crossbars_used"].as_u64().unwrap() <= 168);
+    assert!(
+        s["speedup"].as_f64().unwrap() > 5.1,
+        "the reference reached 5.1x at 168"
+    );
+    let on_disk: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(on_disk, s);
+    let pack = std::fs::read_to_string(out.join("pack.csv")).unwrap();
+    assert!(pack.starts_with("tile,layer,copy,crossbar,x,y,w,h\n"));
+    assert_eq!(
+        pack.lines().count() - 1,
+        s["tile_copies"].as_u64().unwrap() as usize
+    );
+    let part: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("partition.json")).unwrap()).unwrap();
+    assert_eq!(part["layers"].as_array().unwrap().len(), 63);
+    let tr: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+    assert_eq!(tr["traceEvents"].as_array().unwrap().len(), 63 * 8);
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn same_seed_same_bytes() {
+    let (a, b) = (tmp("a"), tmp("b"));
+    for d in [&a, &b] {
+        let (code, _, err) = rnc(&[
+            "compile",
+            "--model",
+            "squeezenet1_1",
+            "--crossbars",
+            "80",
+            "--duplicate",
+            "--out",
+            d.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+    }
+    for f in ["summary.json", "pack.csv", "partition.json"] {
+        assert_eq!(
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    std::fs::remove_dir_all(&a).ok();
+    std::fs::remove_dir_all(&b).ok();
+}
+
+#[test]
+fn budget_sweep_prints_one_row_per_factor() {
+    let (code, out, err) = rnc(&[
+        "compile",
+        "--model",
+        "squeezenet1_1",
+        "--duplicate",
+        "--budget-sweep",
+        "0.8,1.0,1.2",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 4, "{out}");
+    assert!(out.lines().nth(1).unwrap().trim_start().starts_with("0.80"));
+}
+
+#[test]
+fn does_not_fit_exits_2_and_writes_nothing() {
+    let out = tmp("nofit");
+    let (code, _, err) = rnc(&[
+        "compile",
+        "--model",
+        "mbv3-small",
+        "--crossbars",
+        "90",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("does not fit in 90 crossbars") && err.contains("at least 102"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1);
+    assert!(!out.exists(), "nothing may be written");
+}
+
+#[test]
+fn bad_flags_exit_2() {
+    for (args, want) in [
+        (&["compile", "--model", "mbv3-small"][..], "--crossbars"),
+        (
+            &["compile", "--model", "mbv3-small", "--crossbars", "0"],
+            "--crossbars",
+        ),
+        (
+            &[
+                "compile",
+                "--model",
+                "mbv3-small",
+                "--crossbars",
+                "100",
+                "--samples",
+                "0",
+            ],
+            "--samples",
+        ),
+        (
+            &[
+                "compile",
+                "--model",
+                "mbv3-small",
+                "--crossbars",
+                "100",
+                "--xbar",
+                "64x64",
+            ],
+            "Xbar_Size",
+        ),
+        (
+            &["compile", "--model", "mbv3-small", "--budget-sweep", "0.8,-1"],
+            "--budget-sweep",
+        ),
+        (
+            &[
+                "compile",
+                "--model",
+                "mbv3-small",
+                "--crossbars",
+                "100",
+                "--config",
+                "/nonexistent.ini",
+            ],
+            "nonexistent",
+        ),
+    ] {
+        let (code, _, err) = rnc(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!err.contains("panicked"));
+    }
+}

@@ -1,0 +1,206 @@
+//! The compile pipeline: baseline golden values, packing invariants, duplication budgets.
+
+use proptest::prelude::*;
+use rnc::compile::{CompileOptions, Effort, baseline, compile};
+use rnc::duplicate::DuplicateMode;
+use rnc::hardware::HwConfig;
+use rnc::network::{ConvSpec, NetworkBuilder, Schedule, zoo};
+use rnc::pack::{PackOptions, Packer, Rules, verify};
+use rnc::partition::{Crossbar, PartitionOptions, partition};
+
+fn tau_default() -> impl Fn(usize, usize) -> f64 + Sync {
+    let hw = HwConfig::embedded_default();
+    move |r, c| hw.latency_ns(r, c, 8)
+}
+
+fn opts(budget: usize, dup: DuplicateMode, d: usize) -> CompileOptions {
+    CompileOptions {
+        partition: PartitionOptions {
+            depth_split: d,
+            ..Default::default()
+        },
+        budget,
+        duplicate: dup,
+        pack: PackOptions {
+            packer: Packer::Search,
+            rules: Rules::default(),
+            budget: None,
+            seed: 1,
+            generations: 10,
+        },
+        schedule: Schedule::Chain,
+        effort: Effort::Fast,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn baseline_matches_the_reference() {
+    let tau = tau_default();
+    let net = zoo::build("mbv3-small", 64, 10).unwrap();
+    let b1 = baseline(&net, Crossbar::default(), &tau, 1, Schedule::Chain).unwrap();
+    assert_eq!(b1.crossbars, 210);
+    // One sample in chain mode: Σ over layers of τ · (largest tile cycles), exactly.
+    let part = partition(&net, &PartitionOptions::default()).unwrap();
+    let sum: f64 = part
+        .layers
+        .iter()
+        .map(|l| 152.77319048 * l.max_cycles() as f64)
+        .sum();
+    assert!(
+        (b1.latency_ns - sum).abs() <= sum * 1e-12,
+        "{} vs {sum}",
+        b1.latency_ns
+    );
+    assert!((b1.latency_ns - 16525170.4678).abs() < 1e-3);
+    let b8 = baseline(&net, Crossbar::default(), &tau, 8, Schedule::Chain).unwrap();
+    assert!((b8.latency_ns - 40616891.5138).abs() < 1e-3, "{}", b8.latency_ns);
+    // DAG precedence can only shorten the contention-free pipeline.
+    let bd = baseline(&net, Crossbar::default(), &tau, 8, Schedule::Dag).unwrap();
+    assert!(bd.latency_ns <= b8.latency_ns);
+}
+
+#[test]
+fn least_crossbars_beat_the_reference() {
+    let tau = tau_default();
+    let least = |name: &str, d: usize| {
+        let net = zoo::build(name, 64, 10).unwrap();
+        let mut o = opts(0, DuplicateMode::None, d);
+        o.find_solution = true;
+        let c = compile(&net, &tau, &o).unwrap();
+        verify(&c.items, &c.packing, &o.pack.rules).unwrap();
+        c.packing.crossbars
+    };
+    // Reference: 109, 111, 47 (area bounds 102, 102, 45).
+    assert!(least("mbv3-small", 1) <= 105);
+    assert!(least("mbv3-small", 5) <= 106);
+    assert!(least("squeezenet1_1", 1) <= 46);
+}
+
+#[test]
+fn duplication_packs_every_budget_from_0_8_to_2_0() {
+    let tau = tau_default();
+    for (name, d, base) in [
+        ("mbv3-small", 1, 210usize),
+        ("mbv3-small", 5, 210),
+        ("squeezenet1_1", 1, 80),
+    ] {
+        let net = zoo::build(name, 64, 10).unwrap();
+        for f in [0.8, 1.0, 1.2, 1.4, 1.7, 2.0] {
+            let budget = (f * base as f64).round() as usize;
+            let o = opts(budget, DuplicateMode::Area, d);
+            let c = compile(&net, &tau, &o).unwrap_or_else(|e| panic!("{name} D={d} at {budget}: {e}"));
+            assert!(c.packing.crossbars <= budget);
+            verify(&c.items, &c.packing, &o.pack.rules).unwrap();
+            // Copies of a layer need distinct crossbars, which caps how much area duplication
+            // can use with the contention rules on; see the closing notes for the figures.
+            let util = c.cells() as f64 / (budget as u64 * 16384) as f64;
+            assert!(util >= 0.4, "{name} D={d} at {budget}: utilisation {util:.3}");
+            // Every copy of every tile is placed exactly once.
+            let tiles: usize = c
+                .partition
+                .layers
+                .iter()
+                .zip(&c.copies)
+                .map(|(l, &x)| l.tiles.len() * x as usize)
+                .sum();
+            assert_eq!(c.items.len(), tiles);
+        }
+    }
+}
+
+#[test]
+fn contention_aware_beats_plain_duplication() {
+    let tau = tau_default();
+    let net = zoo::build("mbv3-small", 64, 10).unwrap();
+    let mut o = opts(211, DuplicateMode::Auto, 8);
+    o.pack.rules = Rules {
+        layer_threshold: 0,
+        max_load: 0,
+        ..Rules::default()
+    };
+    o.effort = Effort::Default;
+    let auto = compile(&net, &tau, &o).unwrap();
+    let base = baseline(&net, Crossbar::default(), &tau, 8, Schedule::Chain).unwrap();
+    assert!(auto.packing.crossbars <= 211);
+    verify(
+        &auto.items,
+        &auto.packing,
+        &Rules {
+            layer_threshold: 0,
+            max_load: 0,
+            ..Rules::default()
+        },
+    )
+    .unwrap();
+    let speedup = base.latency_ns / auto.sim.latency_ns;
+    // The reference reached 8.3x at this budget.
+    assert!(speedup > 10.0, "speed-up {speedup}");
+    assert!(auto.sim.ideal_latency_ns <= auto.sim.latency_ns);
+}
+
+#[test]
+fn budget_below_the_bound_does_not_fit() {
+    let tau = tau_default();
+    let net = zoo::build("mbv3-small", 64, 10).unwrap();
+    let e = compile(&net, &tau, &opts(90, DuplicateMode::None, 1))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("does not fit in 90 crossbars") && e.contains("at least 102"),
+        "{e}"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Random small networks and crossbar sizes: packings never overlap, stay inside their
+    /// crossbars, respect the rules, place every tile copy once, and are deterministic.
+    #[test]
+    fn packing_invariants(
+        widths in prop::collection::vec(1usize..300, 2..7),
+        kernels in prop::collection::vec(prop::sample::select(vec![1usize, 3, 5]), 7),
+        rows in 16usize..200, cols in 16usize..200,
+        threshold in -1i64..3, max_load in 0usize..5,
+        packer in prop::sample::select(vec![Packer::Reference, Packer::Maxrects, Packer::Search]),
+        dup in prop::sample::select(vec![DuplicateMode::None, DuplicateMode::Area, DuplicateMode::Auto]),
+        seed in 0u64..1000,
+    ) {
+        let mut b = NetworkBuilder::new("p", 3, [12, 12]).unwrap();
+        let mut x = b.input();
+        for (i, &w) in widths.iter().enumerate() {
+            let k = kernels[i];
+            x = if i % 3 == 2 {
+                b.conv(&format!("dw{i}"), &x, ConvSpec::square(x.channels, k, 1).groups(x.channels)).unwrap()
+            } else {
+                b.conv(&format!("c{i}"), &x, ConvSpec::square(w, k, 1)).unwrap()
+            };
+        }
+        let net = b.finish();
+        let tau = |_r: usize, _c: usize| 100.0;
+        let rules = Rules { layer_threshold: threshold, max_load, ..Rules::default() };
+        let o = CompileOptions {
+            partition: PartitionOptions { xbar: Crossbar { rows, cols }, depth_split: 1 + seed as usize % 3, ..Default::default() },
+            budget: 0,
+            find_solution: true,
+            duplicate: DuplicateMode::None,
+            pack: PackOptions { packer, rules, budget: None, seed, generations: 3 },
+            samples: 3,
+            schedule: Schedule::Dag,
+            effort: Effort::Fast,
+        };
+        let c = compile(&net, &tau, &o).unwrap();
+        prop_assert!(verify(&c.items, &c.packing, &rules).is_ok(), "{:?}", verify(&c.items, &c.packing, &rules));
+        // With a budget of 1.5x the solution, duplication also respects everything.
+        let o2 = CompileOptions { budget: c.packing.crossbars * 3 / 2 + 1, find_solution: false, duplicate: dup, ..o };
+        if let Ok(c2) = compile(&net, &tau, &o2) {
+            let r2 = if dup == DuplicateMode::Auto { Rules { layer_threshold: threshold.min(0), ..rules } } else { rules };
+            prop_assert!(verify(&c2.items, &c2.packing, &r2).is_ok(), "{:?}", verify(&c2.items, &c2.packing, &r2));
+            prop_assert!(c2.packing.crossbars <= o2.budget);
+            prop_assert!(c2.sim.ideal_latency_ns <= c2.sim.latency_ns * (1.0 + 1e-12));
+        }
+        let again = compile(&net, &tau, &o).unwrap();
+        prop_assert_eq!(&again.packing, &c.packing);
+    }
+}
