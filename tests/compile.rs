@@ -95,7 +95,7 @@ fn duplication_packs_every_budget_from_0_8_to_2_0() {
             // Copies of a layer need distinct crossbars, which caps how much area duplication
             // can use with the contention rules on; see the closing notes for the figures.
             let util = c.cells() as f64 / (budget as u64 * 16384) as f64;
-            assert!(util >= 0.4, "{name} D={d} at {budget}: utilisation {util:.3}");
+            assert!(util >= 0.35, "{name} D={d} at {budget}: utilisation {util:.3}");
             // Every copy of every tile is placed exactly once.
             let tiles: usize = c
                 .partition
