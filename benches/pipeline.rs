@@ -25,12 +25,19 @@ fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
 
 fn opts(budget: usize, effort: Effort, d: usize) -> CompileOptions {
     CompileOptions {
-        partition: PartitionOptions { depth_split: d, ..Default::default() },
+        partition: PartitionOptions {
+            depth_split: d,
+            ..Default::default()
+        },
         budget,
         duplicate: DuplicateMode::Auto,
         pack: PackOptions {
             packer: Packer::Search,
-            rules: Rules { layer_threshold: 0, max_load: 0, ..Rules::default() },
+            rules: Rules {
+                layer_threshold: 0,
+                max_load: 0,
+                ..Rules::default()
+            },
             budget: None,
             seed: 1,
             generations: if effort == Effort::Fast { 0 } else { 40 },
@@ -60,7 +67,10 @@ fn main() {
     });
     println!("ISAAC-like baseline mbv3-small, 8 samples:       {t:8.3} ms");
 
-    let area = CompileOptions { duplicate: DuplicateMode::Area, ..opts(168, Effort::Fast, 1) };
+    let area = CompileOptions {
+        duplicate: DuplicateMode::Area,
+        ..opts(168, Effort::Fast, 1)
+    };
     let t = median_ms(reps, || {
         black_box(compile(&net, &tau, &area).expect("compile"));
     });
@@ -71,7 +81,10 @@ fn main() {
         let t = median_ms(reps.min(7), || {
             black_box(compile(&net, &tau, &o).expect("compile"));
         });
-        println!("auto compile @{budget}, {effort:?} effort (D=8):{:>9}{t:8.3} ms", "");
+        println!(
+            "auto compile @{budget}, {effort:?} effort (D=8):{:>9}{t:8.3} ms",
+            ""
+        );
     }
 
     // The simulator alone on a duplicated mapping.

@@ -282,7 +282,7 @@ impl NetworkBuilder {
 
     /// A convolution on `x`.
     pub fn conv(&mut self, name: &str, x: &Tensor, c: ConvSpec) -> Result<Tensor, NetworkError> {
-        if c.groups == 0 || x.channels % c.groups != 0 || c.out_channels % c.groups != 0 {
+        if c.groups == 0 || !x.channels.is_multiple_of(c.groups) || !c.out_channels.is_multiple_of(c.groups) {
             return Err(NetworkError::InvalidLayer {
                 name: name.to_string(),
                 why: format!(
