@@ -27,7 +27,7 @@ use nsga2::{Evaluation, Ranking};
 use rayon::prelude::*;
 use rng::Rng;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -175,9 +175,9 @@ impl Run<'_> {
         let keys: Vec<Genome> = genomes.iter().map(Genome::canonical).collect();
         // First occurrence of each unseen network in this batch, with its candidate id.
         let mut misses: Vec<(u64, Genome)> = Vec::new();
-        let mut in_batch: HashMap<&Genome, ()> = HashMap::new();
+        let mut in_batch: HashSet<&Genome> = HashSet::new();
         for (i, k) in keys.iter().enumerate() {
-            if !self.cache.contains_key(k) && in_batch.insert(k, ()).is_none() {
+            if !self.cache.contains_key(k) && in_batch.insert(k) {
                 misses.push((first_id + i as u64, k.clone()));
             }
         }
@@ -265,7 +265,7 @@ impl Run<'_> {
             };
             self.cache.insert(g.clone(), outcome);
         }
-        let fresh: std::collections::HashSet<u64> = misses.iter().map(|(id, _)| *id).collect();
+        let fresh: HashSet<u64> = misses.iter().map(|(id, _)| *id).collect();
         let mut out = Vec::with_capacity(genomes.len());
         for (i, (g, k)) in genomes.into_iter().zip(keys).enumerate() {
             let id = first_id + i as u64;
@@ -313,7 +313,7 @@ impl Run<'_> {
     fn front(&self) -> Vec<Member> {
         let pop = &self.cp.population;
         let ranking = Ranking::of(&self.evals(pop));
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         let mut front: Vec<Member> = pop
             .iter()
             .enumerate()
