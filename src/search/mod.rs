@@ -123,6 +123,11 @@ pub struct SearchSummary {
     pub out: PathBuf,
 }
 
+/// Largest population accepted: survival sorts 2·P solutions pairwise every generation.
+pub const MAX_POPULATION: usize = 10_000;
+/// Largest crossbar budget accepted (as `rnc compile`).
+pub const MAX_BUDGET: usize = 1_000_000;
+
 const CHECKPOINT: &str = "checkpoint.json";
 const EVOLUTION: &str = "evolution.csv";
 const PARETO: &str = "pareto.json";
@@ -533,11 +538,17 @@ pub fn run(
     progress: &mut dyn Progress,
 ) -> anyhow::Result<SearchSummary> {
     let start = Instant::now();
-    if cfg.population < 2 {
-        bail!("--population must be at least 2 (got {})", cfg.population);
+    if !(2..=MAX_POPULATION).contains(&cfg.population) {
+        bail!(
+            "--population must be between 2 and {MAX_POPULATION} (got {})",
+            cfg.population
+        );
     }
-    if cfg.budget == 0 {
-        bail!("--budget must be at least 1 crossbar");
+    if !(1..=MAX_BUDGET).contains(&cfg.budget) {
+        bail!(
+            "--budget must be between 1 and {MAX_BUDGET} crossbars (got {})",
+            cfg.budget
+        );
     }
     if cfg.classes == 0 {
         bail!("classes must be at least 1");
