@@ -37,7 +37,7 @@ pub struct SearchArgs {
     /// Seconds to wait for each answer of an external evaluator.
     #[arg(long, default_value_t = 1800.0, value_name = "SECS")]
     pub eval_timeout: f64,
-    /// Compiler effort per candidate (fast: milliseconds each).
+    /// Compiler effort per candidate (fast: about 0.1 s of one core each for mbv3-sized subnets).
     #[arg(long, value_enum, default_value_t = Effort::Fast)]
     pub effort: Effort,
     #[command(flatten)]
