@@ -330,10 +330,12 @@ fn auto(
     if let Some(r) = private(part, timings, preds, opts)? {
         cands.push(r);
     }
-    if std::env::var_os("RNC_ONLY_PRIVATE").is_none() {
-        if let Some(r) = staged(part, timings, preds, opts)? {
-            cands.push(r);
-        }
+    if opts.effort != Effort::Fast
+        && let Some(r) = staged(part, timings, preds, opts)?
+    {
+        cands.push(r);
+    }
+    if opts.effort == Effort::Max || cands.is_empty() {
         cands.push(contention_aware(part, timings, preds, opts)?);
     }
     let mut best: Option<((Vec<u64>, Packing), f64)> = None;
@@ -345,7 +347,8 @@ fn auto(
             best = Some(((copies, packing), lat));
         }
     }
-    best.map(|b| b.0).ok_or_else(|| anyhow::anyhow!("no contention-aware mapping fits"))
+    best.map(|b| b.0)
+        .ok_or_else(|| anyhow::anyhow!("no contention-aware mapping fits"))
 }
 
 /// Heavy layers on private crossbars (see [`crate::optimize::Private`]).
@@ -362,7 +365,10 @@ fn private(
         part,
         timings,
         budget: opts.budget,
-        rules: Rules { layer_threshold: 0.min(opts.pack.rules.layer_threshold), ..opts.pack.rules },
+        rules: Rules {
+            layer_threshold: 0.min(opts.pack.rules.layer_threshold),
+            ..opts.pack.rules
+        },
     };
     let t1: Vec<f64> = timings.iter().map(|t| t.time(1)).collect();
     let mut sorted = t1.clone();
@@ -370,17 +376,21 @@ fn private(
     let mut best: Option<(Vec<u64>, Packing, f64)> = None;
     let heavies: &[usize] = match opts.effort {
         Effort::Fast => &[12],
-        Effort::Default => &[8, 12, 16, 20],
+        Effort::Default => &[12, 16],
         Effort::Max => &[4, 6, 8, 10, 12, 14, 16, 18, 20, 24, 28],
     };
     let lights: &[f64] = match opts.effort {
         Effort::Fast => &[f64::INFINITY],
-        Effort::Default => &[f64::INFINITY, 20e3, 5e3],
+        Effort::Default => &[f64::INFINITY],
         Effort::Max => &[f64::INFINITY, 40e3, 20e3, 10e3, 5e3, 2e3],
     };
     for &nheavy in heavies {
         // Heavy = the nheavy slowest layers.
-        let heavy_ns = sorted.get(nheavy.min(sorted.len()) - 1).copied().unwrap_or(0.0).max(1e-9);
+        let heavy_ns = sorted
+            .get(nheavy.min(sorted.len()) - 1)
+            .copied()
+            .unwrap_or(0.0)
+            .max(1e-9);
         for &light_ns in lights {
             let period = f64::INFINITY;
             // Largest heavy allowance that still packs with the light tiles.
@@ -388,7 +398,10 @@ fn private(
                 pr.copies(period, heavy_ns, nh, light_ns)
                     .and_then(|c| pr.pack(&c, heavy_ns, None).map(|p| (c, p)))
             };
-            let base: usize = (0..timings.len()).filter(|&i| t1[i] >= heavy_ns).map(|i| timings[i].tiles.len()).sum();
+            let base: usize = (0..timings.len())
+                .filter(|&i| t1[i] >= heavy_ns)
+                .map(|i| timings[i].tiles.len())
+                .sum();
             let Some(first) = try_nh(base) else { continue };
             let (mut lo, mut hi) = (base, opts.budget);
             let mut found = Some(first);
@@ -402,7 +415,9 @@ fn private(
                     None => hi = mid - 1,
                 }
             }
-            let Some((copies, (it, packing))) = found else { continue };
+            let Some((copies, (it, packing))) = found else {
+                continue;
+            };
             let times: Vec<f64> = timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
             let lat = run_sim(&it, &packing, &times, preds, opts.samples, false)?.latency_ns;
             if best.as_ref().is_none_or(|b| lat < b.2) {
@@ -425,16 +440,28 @@ fn staged(
     {
         return Ok(None);
     }
-    let (stage_len, iters, factors, fills): (usize, usize, &[f64], &[f64]) = match opts.effort {
-        Effort::Fast => (12, 12, &[1.0], &[0.85]),
-        Effort::Default => (24, 20, &[1.0, 1.15, 1.3, 1.6, 2.0], &[0.95, 0.85, 0.75]),
-        Effort::Max => (64, 30, &[1.0, 1.05, 1.1, 1.2, 1.3, 1.45, 1.6], &[0.97, 0.92, 0.85, 0.78, 0.7]),
+    type Settings = (usize, usize, &'static [f64], &'static [f64], &'static [f64]);
+    let (stage_len, iters, factors, fills, floats): Settings = match opts.effort {
+        Effort::Fast => (12, 12, &[1.0], &[0.85], &[0.0]),
+        Effort::Default => (24, 16, &[1.0, 1.3], &[0.9], &[0.0, 0.02]),
+        Effort::Max => (
+            64,
+            30,
+            &[1.0, 1.05, 1.1, 1.2, 1.3, 1.45, 1.6],
+            &[0.97, 0.92, 0.85, 0.78, 0.7],
+            &[0.0, 0.005, 0.01, 0.02, 0.05, 0.1],
+        ),
     };
     let mut best: Option<(Vec<u64>, Packing, f64)> = None;
-    for &fill in fills {
-        let rules = Rules { layer_threshold: 0.min(opts.pack.rules.layer_threshold), ..opts.pack.rules };
-        let prob =
-            crate::optimize::Problem::new(part, timings, opts.budget, opts.samples, rules, stage_len, fill);
+    let slowest = timings.iter().map(|t| t.time(1)).fold(0.0, f64::max);
+    let combos = fills.iter().flat_map(|&f| floats.iter().map(move |&x| (f, x)));
+    for (fill, float) in combos {
+        let rules = Rules {
+            layer_threshold: 0.min(opts.pack.rules.layer_threshold),
+            ..opts.pack.rules
+        };
+        let shape = (stage_len, fill, float * slowest);
+        let prob = crate::optimize::Problem::new(part, timings, opts.budget, opts.samples, rules, shape);
         // Bisection on the planner alone (cheap); packing is checked at the end, stepping the
         // period up where the plan's area estimate was optimistic.
         let mut hi: f64 = timings.iter().map(|t| t.time(1)).sum();
@@ -447,13 +474,20 @@ fn staged(
                 break;
             }
             let mid = 0.5 * (lo + hi);
-            if prob.plan(mid).is_some() { hi = mid } else { lo = mid }
+            if prob.plan(mid).is_some() {
+                hi = mid
+            } else {
+                lo = mid
+            }
         }
         for &f in factors {
             let mut p = hi * f;
             let mut fe = None;
             for _ in 0..8 {
-                fe = prob.plan_budget(p).and_then(|st| prob.pack_plan(st, p)).or_else(|| prob.feasible(p));
+                fe = prob
+                    .plan_budget(p)
+                    .and_then(|st| prob.pack_plan(st, p))
+                    .or_else(|| prob.feasible(p));
                 if fe.is_some() {
                     break;
                 }
@@ -462,7 +496,9 @@ fn staged(
             let Some(fallback) = fe else { continue };
             let mut stages: Vec<_> = fallback.iter().map(|(s, _)| *s).collect();
             prob.spend_spare(&mut stages);
-            let Some((copies, packing)) = prob.realize(&stages, &fallback) else { continue };
+            let Some((copies, packing)) = prob.realize(&stages, &fallback) else {
+                continue;
+            };
             let times: Vec<f64> = timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
             let it = items(part, &copies, &times);
             let sim = run_sim(&it, &packing, &times, preds, opts.samples, false)?;
@@ -538,9 +574,15 @@ fn contention_aware(
             (pack::strategies::local, None, Some(5)),
             (pack::strategies::local, None, Some(8)),
         ] {
-            let rules =
-                Rules { period_ns: Some(p), exclusive_ns: excl.map(|f| f * p), window, ..opts.pack.rules };
-            let Some(packing) = packer(&it, xbar, &rules, cap) else { continue };
+            let rules = Rules {
+                period_ns: Some(p),
+                exclusive_ns: excl.map(|f| f * p),
+                window,
+                ..opts.pack.rules
+            };
+            let Some(packing) = packer(&it, xbar, &rules, cap) else {
+                continue;
+            };
             let sim = run_sim(&it, &packing, &times, preds, opts.samples, false).ok()?;
             if best.as_ref().is_none_or(|b| sim.latency_ns < b.1) {
                 best = Some((packing, sim.latency_ns));
@@ -677,7 +719,12 @@ impl Evaluator {
         let net = crate::network::zoo::mbv3_small(input, 10)?;
         let tau = |r: usize, c: usize| hw.latency_ns(r, c, input_bits);
         let baseline = baseline(&net, opts.partition.xbar, &tau, opts.samples, opts.schedule)?;
-        Ok(Evaluator { hw, input_bits, opts, baseline })
+        Ok(Evaluator {
+            hw,
+            input_bits,
+            opts,
+            baseline,
+        })
     }
 
     pub fn baseline(&self) -> &Baseline {
@@ -690,7 +737,12 @@ impl Evaluator {
 
     /// Compiles `net` on the budget and reports its speed-up over the baseline.
     pub fn evaluate(&self, net: &Network) -> anyhow::Result<HwEval> {
-        let infeasible = HwEval { feasible: false, latency_ns: f64::INFINITY, speedup: 0.0, crossbars_used: 0 };
+        let infeasible = HwEval {
+            feasible: false,
+            latency_ns: f64::INFINITY,
+            speedup: 0.0,
+            crossbars_used: 0,
+        };
         let part = partition(net, &self.opts.partition)?;
         if part.area_lower_bound() > self.opts.budget as u64 {
             return Ok(infeasible);

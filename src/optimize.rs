@@ -38,7 +38,10 @@ pub struct Problem<'a> {
     pub area_fill: f64,
     /// Stage times already computed, by (a, b, k): the planner asks for the same ones often.
     pub cache: std::cell::RefCell<std::collections::HashMap<(u32, u32, u32), f64>>,
-    /// Per layer: t_i(1), cells of one copy, tiles, useful copies.
+    /// Light layers that do not belong to a stage: one copy, placed after the stages on
+    /// whichever crossbar near them has room (their time still counts in their stage).
+    pub floating: Vec<bool>,
+    /// Per layer: t_i(1), cells of one copy (0 when floating), tiles, useful copies.
     t1: Vec<f64>,
     cells: Vec<u64>,
     ntiles: Vec<usize>,
@@ -46,16 +49,19 @@ pub struct Problem<'a> {
 }
 
 impl<'a> Problem<'a> {
+    /// `shape` = (longest stage, area fill, floating threshold in ns).
     pub fn new(
         part: &'a Partition,
         timings: &'a [LayerTiming],
         budget: usize,
         samples: usize,
         rules: Rules,
-        max_stage_len: usize,
-        area_fill: f64,
+        shape: (usize, f64, f64),
     ) -> Problem<'a> {
+        let (max_stage_len, area_fill, float_ns) = shape;
+        let floating: Vec<bool> = timings.iter().map(|t| t.time(1) < float_ns).collect();
         Problem {
+            floating: floating.clone(),
             part,
             timings,
             budget,
@@ -65,7 +71,11 @@ impl<'a> Problem<'a> {
             area_fill,
             cache: Default::default(),
             t1: timings.iter().map(|t| t.time(1)).collect(),
-            cells: timings.iter().map(|t| t.cells).collect(),
+            cells: timings
+                .iter()
+                .zip(&floating)
+                .map(|(t, &f)| if f { 0 } else { t.cells })
+                .collect(),
             ntiles: timings.iter().map(|t| t.tiles.len().max(1)).collect(),
             maxc: timings.iter().map(|t| t.max_copies()).collect(),
         }
@@ -78,7 +88,11 @@ impl<'a> Problem<'a> {
     /// Copies of layer i at multiplier μ (see `stage_copies`), within 1..=cap.
     fn x_at(&self, i: usize, mu: f64, cap: u64) -> u64 {
         let x = (self.t1[i] / (mu * self.cells[i].max(1) as f64)).sqrt().ceil();
-        if x.is_finite() { (x as u64).clamp(1, cap) } else { cap }
+        if x.is_finite() {
+            (x as u64).clamp(1, cap)
+        } else {
+            cap
+        }
     }
 
     /// Copies of layers a..=b on k crossbars and the stage time; None if infeasible.
@@ -88,7 +102,13 @@ impl<'a> Problem<'a> {
     /// the area just fits. Larger k only relaxes both caps, so the time is monotone in k.
     pub fn stage_copies(&self, a: usize, b: usize, k: usize) -> Option<(Vec<u64>, f64)> {
         let cap_cells = ((k as u64 * self.part.options.xbar.cells()) as f64 * self.area_fill) as u64;
-        let xmax = |i: usize| -> u64 { ((k / self.ntiles[i]) as u64).min(self.maxc[i]) };
+        let xmax = |i: usize| -> u64 {
+            if self.floating[i] {
+                1
+            } else {
+                ((k / self.ntiles[i]) as u64).min(self.maxc[i])
+            }
+        };
         if (a..=b).any(|i| xmax(i) == 0) {
             return None;
         }
@@ -101,7 +121,10 @@ impl<'a> Problem<'a> {
             }
             let area = |mu: f64| -> u64 { (a..=b).map(|i| self.x_at(i, mu, xmax(i)) * self.cells[i]).sum() };
             // log-space bisection on μ between "all at the cap" and "all single".
-            let hi_mu = (a..=b).map(|i| self.t1[i] / self.cells[i].max(1) as f64).fold(f64::MIN_POSITIVE, f64::max) * 4.0;
+            let hi_mu = (a..=b)
+                .map(|i| self.t1[i] / self.cells[i].max(1) as f64)
+                .fold(f64::MIN_POSITIVE, f64::max)
+                * 4.0;
             let lo_mu = (a..=b)
                 .map(|i| self.t1[i] / (self.cells[i].max(1) as f64 * (xmax(i) as f64).powi(2)))
                 .fold(f64::MAX, f64::min)
@@ -110,12 +133,20 @@ impl<'a> Problem<'a> {
             let (mut lo, mut hi) = (lo_mu.ln(), hi_mu.ln());
             for _ in 0..20 {
                 let mid = 0.5 * (lo + hi);
-                if area(mid.exp()) <= cap_cells { hi = mid } else { lo = mid }
+                if area(mid.exp()) <= cap_cells {
+                    hi = mid
+                } else {
+                    lo = mid
+                }
             }
             let mu = hi.exp();
             (a..=b).map(|i| self.x_at(i, mu, xmax(i))).collect()
         };
-        let t = copies.iter().zip(a..=b).map(|(&x, i)| self.timings[i].time(x)).sum();
+        let t = copies
+            .iter()
+            .zip(a..=b)
+            .map(|(&x, i)| self.timings[i].time(x))
+            .sum();
         Some((copies, t))
     }
 
@@ -202,7 +233,9 @@ impl<'a> Problem<'a> {
             }
             let mut k0 = 1;
             for b in a..n.min(a + self.max_stage_len) {
-                let Some(kmin) = self.k_min(a, b, p, k0) else { break };
+                let Some(kmin) = self.k_min(a, b, p, k0) else {
+                    break;
+                };
                 k0 = kmin;
                 // Geometric grid of crossbar counts above the least one.
                 let mut k = kmin;
@@ -227,7 +260,12 @@ impl<'a> Problem<'a> {
         let mut b = n;
         while b > 0 {
             let (a, k, t) = from[b];
-            stages.push(Stage { a, b: b - 1, k, time_ns: t });
+            stages.push(Stage {
+                a,
+                b: b - 1,
+                k,
+                time_ns: t,
+            });
             b = a;
         }
         stages.reverse();
@@ -299,7 +337,8 @@ impl<'a> Problem<'a> {
             .enumerate()
             .map(|(j, &x)| self.timings[a + j].time(x))
             .collect();
-        let items = stage_items(self.part, a, xs, &times);
+        let mut items = stage_items(self.part, a, xs, &times);
+        items.retain(|it| !self.floating[it.layer]);
         let xbar = self.part.options.xbar;
         let spread = |it: &Item| xs[it.layer - a] * self.tiles(it.layer) as u64;
         let mut constrained: Vec<usize> = (0..items.len()).collect();
@@ -373,7 +412,10 @@ impl<'a> Problem<'a> {
         for s in stages {
             let mut found = None;
             // A few growing attempts: each failed packing costs a full greedy pass.
-            let tries = [0usize, 1, 2, 4, 8, 16].into_iter().filter(|&d| d <= room).map(|d| s.k + d);
+            let tries = [0usize, 1, 2, 4, 8, 16]
+                .into_iter()
+                .filter(|&d| d <= room)
+                .map(|d| s.k + d);
             for k in tries {
                 let Some((xs, t)) = self.stage_copies(s.a, s.b, k) else {
                     continue;
@@ -462,6 +504,7 @@ impl<'a> Problem<'a> {
                 copies[s.a + j] = x;
             }
         }
+        self.place_floating(&mut placements, offset as usize)?;
         // Order placements like `compile::items` (layer, copy, tile) so outputs line up.
         placements.sort_by_key(|(it, _)| (it.layer, it.copy, it.tile));
         let crossbars = placements
@@ -478,7 +521,67 @@ impl<'a> Problem<'a> {
             },
         ))
     }
+
+    /// Places the floating layers' tiles, largest first, on the crossbar whose layers are
+    /// nearest in execution order and that has room; new crossbars within the budget.
+    fn place_floating(&self, placements: &mut Vec<(Item, Placement)>, used: usize) -> Option<()> {
+        let xbar = self.part.options.xbar;
+        let mut bins: Vec<pack::Bin> = (0..used).map(|_| pack::Bin::new(xbar.rows, xbar.cols)).collect();
+        for (it, p) in placements.iter() {
+            bins[p.crossbar as usize].place(it, p.x, p.y);
+        }
+        let mut items: Vec<Item> = Vec::new();
+        for (i, _) in self.floating.iter().enumerate().filter(|(_, f)| **f) {
+            let t = self.timings[i].time(1);
+            items.extend(stage_items(self.part, i, &[1], &[t]));
+        }
+        items.sort_by_key(|it| (std::cmp::Reverse(it.cells()), it.layer, it.tile));
+        for it in items {
+            let mut best: pack::strategies::Choice<FloatScore> = None;
+            for (b, bin) in bins.iter().enumerate() {
+                if !bin.admits(&it, &self.rules) {
+                    continue;
+                }
+                let Some((s, _, x, y)) = bin.best_fit(&it) else {
+                    continue;
+                };
+                let dist = bin
+                    .layers
+                    .iter()
+                    .map(|&l| l.abs_diff(it.layer))
+                    .min()
+                    .unwrap_or(usize::MAX);
+                let score = (dist, s, b);
+                if best.as_ref().is_none_or(|(bs, ..)| score < *bs) {
+                    best = Some((score, b, x, y));
+                }
+            }
+            let (b, x, y) = match best {
+                Some((_, b, x, y)) => (b, x, y),
+                None => {
+                    if bins.len() >= self.budget {
+                        return None;
+                    }
+                    bins.push(pack::Bin::new(xbar.rows, xbar.cols));
+                    (bins.len() - 1, 0, 0)
+                }
+            };
+            bins[b].place(&it, x, y);
+            placements.push((
+                it,
+                Placement {
+                    crossbar: b as u32,
+                    x,
+                    y,
+                },
+            ));
+        }
+        Some(())
+    }
 }
+
+/// (distance in execution order, short-side leftover, crossbar)
+type FloatScore = (usize, usize, usize);
 
 fn stage_items(part: &Partition, a: usize, copies: &[u64], times: &[f64]) -> Vec<Item> {
     let mut v = Vec::new();
@@ -552,7 +655,11 @@ impl Private<'_> {
         let (mut lo, mut hi) = ((1e-12f64).ln(), (1e12f64).ln());
         for _ in 0..40 {
             let mid = 0.5 * (lo + hi);
-            if used(mid.exp(), &x).0 <= nh as u64 { hi = mid } else { lo = mid }
+            if used(mid.exp(), &x).0 <= nh as u64 {
+                hi = mid
+            } else {
+                lo = mid
+            }
         }
         x = used(hi.exp(), &x).1;
         Some(x)
@@ -566,9 +673,20 @@ impl Private<'_> {
         let items = crate::compile::items(self.part, copies, &times);
         let mut bins: Vec<pack::Bin> = Vec::new();
         let mut owner: Vec<usize> = Vec::new(); // the layer a crossbar was opened for
-        let mut placements = vec![Placement { crossbar: 0, x: 0, y: 0 }; items.len()];
-        let rules = Rules { period_ns: period, ..self.rules };
-        let (heavy, mut light): (Vec<usize>, Vec<usize>) = (0..items.len()).partition(|&k| t1[items[k].layer] >= heavy_ns);
+        let mut placements = vec![
+            Placement {
+                crossbar: 0,
+                x: 0,
+                y: 0
+            };
+            items.len()
+        ];
+        let rules = Rules {
+            period_ns: period,
+            ..self.rules
+        };
+        let (heavy, mut light): (Vec<usize>, Vec<usize>) =
+            (0..items.len()).partition(|&k| t1[items[k].layer] >= heavy_ns);
         for &k in &heavy {
             if bins.len() >= self.budget {
                 return None;
@@ -577,17 +695,30 @@ impl Private<'_> {
             b.place(&items[k], 0, 0);
             bins.push(b);
             owner.push(items[k].layer);
-            placements[k] = Placement { crossbar: (bins.len() - 1) as u32, x: 0, y: 0 };
+            placements[k] = Placement {
+                crossbar: (bins.len() - 1) as u32,
+                x: 0,
+                y: 0,
+            };
         }
-        light.sort_by_key(|&k| (std::cmp::Reverse(items[k].cells()), items[k].layer, items[k].copy, items[k].tile));
+        light.sort_by_key(|&k| {
+            (
+                std::cmp::Reverse(items[k].cells()),
+                items[k].layer,
+                items[k].copy,
+                items[k].tile,
+            )
+        });
         for &k in &light {
             let it = &items[k];
-            let mut best: Option<((usize, usize, usize), usize, usize, usize)> = None;
+            let mut best: pack::strategies::Choice<(usize, usize, usize)> = None;
             for (b, bin) in bins.iter().enumerate() {
                 if !bin.admits(it, &rules) {
                     continue;
                 }
-                let Some((s, _, x, y)) = bin.best_fit(it) else { continue };
+                let Some((s, _, x, y)) = bin.best_fit(it) else {
+                    continue;
+                };
                 let dist = owner[b].abs_diff(it.layer);
                 let score = (dist, s, b);
                 if best.as_ref().is_none_or(|(bs, ..)| score < *bs) {
@@ -606,8 +737,19 @@ impl Private<'_> {
                 }
             };
             bins[b].place(it, x, y);
-            placements[k] = Placement { crossbar: b as u32, x, y };
+            placements[k] = Placement {
+                crossbar: b as u32,
+                x,
+                y,
+            };
         }
-        Some((items, Packing { xbar, crossbars: bins.len(), placements }))
+        Some((
+            items,
+            Packing {
+                xbar,
+                crossbars: bins.len(),
+                placements,
+            },
+        ))
     }
 }

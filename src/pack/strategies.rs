@@ -6,6 +6,9 @@ use crate::partition::Crossbar;
 use crate::rng::Rng;
 use serde::Serialize;
 
+/// The best candidate so far: (score, crossbar, x, y).
+pub type Choice<S> = Option<(S, usize, usize, usize)>;
+
 /// Which placement strategy to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -86,7 +89,9 @@ pub fn pack(items: &[Item], xbar: Crossbar, opts: &PackOptions) -> Result<Packin
             reference_order(items, xbar, &opts.rules, &order, cap)
         }
         Packer::Maxrects => greedy(items, xbar, &opts.rules, &sorted_order(items, 0), cap),
-        Packer::Search => search(items, xbar, opts, cap),
+        Packer::Search => {
+            search(items, xbar, opts, cap).map(|p| empty_crossbars(items, &p, &opts.rules, 4 * p.crossbars))
+        }
     };
     result.ok_or_else(|| does_not_fit(items, xbar, opts))
 }
@@ -213,7 +218,7 @@ pub fn greedy(items: &[Item], xbar: Crossbar, rules: &Rules, order: &[usize], ca
     ];
     for &k in order {
         let it = &items[k];
-        let mut best: Option<((usize, usize, usize), usize, usize, usize)> = None;
+        let mut best: Choice<(usize, usize, usize)> = None;
         for (b, bin) in bins.iter().enumerate() {
             // A full-crossbar tile only fits an empty bin: skip the scan early.
             if !bin.admits(it, rules) {
@@ -324,7 +329,7 @@ fn search(items: &[Item], xbar: Crossbar, opts: &PackOptions, cap: usize) -> Opt
         pop.push((k, q));
     }
     for _ in 0..opts.generations {
-        pop.sort_by(|a, b| a.1.cmp(&b.1));
+        pop.sort_by_key(|a| a.1);
         if pop[0].1.0 <= lower {
             break;
         }
@@ -345,7 +350,7 @@ fn search(items: &[Item], xbar: Crossbar, opts: &PackOptions, cap: usize) -> Opt
         }
         pop = next;
     }
-    pop.sort_by(|a, b| a.1.cmp(&b.1));
+    pop.sort_by_key(|a| a.1);
     if let Some((k, _)) = pop.first() {
         consider(greedy(items, xbar, &opts.rules, &decode(k), cap), &mut best);
     }
@@ -375,7 +380,7 @@ pub fn timed(items: &[Item], xbar: Crossbar, rules: &Rules, cap: usize) -> Optio
     ];
     for &k in &order {
         let it = &items[k];
-        let mut best: Option<((f64, usize, usize), usize, usize, usize)> = None;
+        let mut best: Choice<(f64, usize, usize)> = None;
         for (b, bin) in bins.iter().enumerate() {
             if !bin.admits(it, rules) {
                 continue;
@@ -434,7 +439,7 @@ pub fn local(items: &[Item], xbar: Crossbar, rules: &Rules, cap: usize) -> Optio
     ];
     for &k in &order {
         let it = &items[k];
-        let mut best: Option<((usize, f64, usize, usize), usize, usize, usize)> = None;
+        let mut best: Choice<(usize, f64, usize, usize)> = None;
         for (b, bin) in bins.iter().enumerate() {
             if !bin.admits(it, rules) {
                 continue;
@@ -477,4 +482,84 @@ pub fn local(items: &[Item], xbar: Crossbar, rules: &Rules, cap: usize) -> Optio
         crossbars: bins.len(),
         placements,
     })
+}
+
+/// Improvement pass: repeatedly tries to empty the least-filled crossbar by moving each of
+/// its tiles into the free space of the others (best short side fit, rules respected).
+/// Crossbars are then renumbered densely. Never makes a packing worse.
+pub fn empty_crossbars(items: &[Item], packing: &Packing, rules: &Rules, rounds: usize) -> Packing {
+    let xbar = packing.xbar;
+    let mut p = packing.clone();
+    let rebuild = |p: &Packing| -> Vec<Bin> {
+        let mut bins: Vec<Bin> = (0..p.crossbars).map(|_| Bin::new(xbar.rows, xbar.cols)).collect();
+        // Place larger tiles first so each bin's free list is rebuilt from the same layout.
+        let mut ks: Vec<usize> = (0..items.len()).collect();
+        ks.sort_by_key(|&k| (p.placements[k].crossbar, p.placements[k].y, p.placements[k].x));
+        for k in ks {
+            let pl = p.placements[k];
+            bins[pl.crossbar as usize].place(&items[k], pl.x, pl.y);
+        }
+        bins
+    };
+    let mut tried = vec![false; p.crossbars];
+    for _ in 0..rounds {
+        let bins = rebuild(&p);
+        // The least-filled crossbar not yet tried.
+        let Some(src) = (0..bins.len())
+            .filter(|&b| !tried[b])
+            .min_by_key(|&b| (bins[b].used_cells, b))
+        else {
+            break;
+        };
+        tried[src] = true;
+        let mut moved = bins.clone();
+        moved[src] = Bin::new(xbar.rows, xbar.cols);
+        let mut ks: Vec<usize> = (0..items.len())
+            .filter(|&k| p.placements[k].crossbar as usize == src)
+            .collect();
+        ks.sort_by_key(|&k| std::cmp::Reverse(items[k].cells()));
+        let mut new_pl = p.placements.clone();
+        let mut ok = true;
+        for &k in &ks {
+            let it = &items[k];
+            let mut best: Choice<(usize, usize, usize)> = None;
+            for (b, bin) in moved.iter().enumerate() {
+                if b == src || !bin.admits(it, rules) {
+                    continue;
+                }
+                if let Some((s, l, x, y)) = bin.best_fit(it)
+                    && best.is_none_or(|(bs, ..)| (s, l, b) < bs)
+                {
+                    best = Some(((s, l, b), b, x, y));
+                }
+            }
+            let Some((_, b, x, y)) = best else {
+                ok = false;
+                break;
+            };
+            moved[b].place(it, x, y);
+            new_pl[k] = Placement {
+                crossbar: b as u32,
+                x,
+                y,
+            };
+        }
+        if !ok {
+            continue;
+        }
+        // Drop the emptied crossbar: ids above it move down by one.
+        for pl in &mut new_pl {
+            if pl.crossbar as usize > src {
+                pl.crossbar -= 1;
+            }
+        }
+        tried.remove(src);
+        tried.iter_mut().for_each(|t| *t = false);
+        p = Packing {
+            xbar,
+            crossbars: p.crossbars - 1,
+            placements: new_pl,
+        };
+    }
+    p
 }
