@@ -308,7 +308,10 @@ fn bad_flags_are_clear_errors() {
     }
     let (code, _, err) = search(&d, &["--population", "1"], &[]);
     assert_eq!(code, 2);
-    assert!(err.contains("--population must be at least 2"), "{err}");
+    assert!(err.contains("--population must be between 2 and 10000"), "{err}");
+    let (code, _, err) = rnc(&["search", "--budget", "0"], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--budget must be between 1 and"), "{err}");
 }
 
 #[test]

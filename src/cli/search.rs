@@ -37,7 +37,7 @@ pub struct SearchArgs {
     /// Seconds to wait for each answer of an external evaluator.
     #[arg(long, default_value_t = 1800.0, value_name = "SECS")]
     pub eval_timeout: f64,
-    /// Compiler effort per candidate (fast: milliseconds each).
+    /// Compiler effort per candidate (fast: about 0.1 s of one core each for mbv3-sized subnets).
     #[arg(long, value_enum, default_value_t = Effort::Fast)]
     pub effort: Effort,
     #[command(flatten)]
@@ -82,6 +82,7 @@ impl Progress for Bar {
     fn start(&mut self, done: usize, generations: usize, hardware_only: bool) {
         self.0.set_length(generations as u64 + 1);
         self.0.set_position(done as u64);
+        self.0.set_prefix(format!("generation {done}/{generations}"));
         if hardware_only {
             self.0.set_message("hardware-only (no accuracy objective)");
         }
@@ -98,15 +99,21 @@ impl Progress for Bar {
                 r.front_size
             )
         };
-        self.0.set_position(r.generation as u64 + 1);
+        self.0
+            .set_prefix(format!("generation {}/{}", r.generation, r.generations));
         self.0.set_message(msg);
+        self.0.set_position(r.generation as u64 + 1);
     }
 }
 
 pub fn run(a: SearchArgs) -> anyhow::Result<()> {
     let mut acc = accuracy_source(&a)?;
-    if a.budget == 0 {
-        anyhow::bail!("--budget must be at least 1 crossbar");
+    if !(1..=search::MAX_BUDGET).contains(&a.budget) {
+        anyhow::bail!(
+            "--budget must be between 1 and {} crossbars (got {})",
+            search::MAX_BUDGET,
+            a.budget
+        );
     }
     // Every subnet shares the stem and strides, so the smallest one tells whether the input fits.
     rnc::network::ofa::build(&rnc::network::ofa::Genome::smallest(), a.input, CLASSES)
@@ -130,7 +137,7 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
     };
     let bar = ProgressBar::new(a.generations as u64 + 1);
     bar.set_style(
-        ProgressStyle::with_template("gen {pos}/{len} [{bar:30}] {elapsed} {msg}")
+        ProgressStyle::with_template("{prefix} [{bar:25}] {elapsed} {msg}")
             .map_err(|e| anyhow::anyhow!(rnc::error::Internal(format!("progress style: {e}"))))?
             .progress_chars("=> "),
     );

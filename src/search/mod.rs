@@ -27,7 +27,7 @@ use nsga2::{Evaluation, Ranking};
 use rayon::prelude::*;
 use rng::Rng;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -123,6 +123,11 @@ pub struct SearchSummary {
     pub out: PathBuf,
 }
 
+/// Largest population accepted: survival sorts 2·P solutions pairwise every generation.
+pub const MAX_POPULATION: usize = 10_000;
+/// Largest crossbar budget accepted (as `rnc compile`).
+pub const MAX_BUDGET: usize = 1_000_000;
+
 const CHECKPOINT: &str = "checkpoint.json";
 const EVOLUTION: &str = "evolution.csv";
 const PARETO: &str = "pareto.json";
@@ -175,9 +180,9 @@ impl Run<'_> {
         let keys: Vec<Genome> = genomes.iter().map(Genome::canonical).collect();
         // First occurrence of each unseen network in this batch, with its candidate id.
         let mut misses: Vec<(u64, Genome)> = Vec::new();
-        let mut in_batch: HashMap<&Genome, ()> = HashMap::new();
+        let mut in_batch: HashSet<&Genome> = HashSet::new();
         for (i, k) in keys.iter().enumerate() {
-            if !self.cache.contains_key(k) && in_batch.insert(k, ()).is_none() {
+            if !self.cache.contains_key(k) && in_batch.insert(k) {
                 misses.push((first_id + i as u64, k.clone()));
             }
         }
@@ -265,7 +270,7 @@ impl Run<'_> {
             };
             self.cache.insert(g.clone(), outcome);
         }
-        let fresh: std::collections::HashSet<u64> = misses.iter().map(|(id, _)| *id).collect();
+        let fresh: HashSet<u64> = misses.iter().map(|(id, _)| *id).collect();
         let mut out = Vec::with_capacity(genomes.len());
         for (i, (g, k)) in genomes.into_iter().zip(keys).enumerate() {
             let id = first_id + i as u64;
@@ -313,7 +318,7 @@ impl Run<'_> {
     fn front(&self) -> Vec<Member> {
         let pop = &self.cp.population;
         let ranking = Ranking::of(&self.evals(pop));
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         let mut front: Vec<Member> = pop
             .iter()
             .enumerate()
@@ -533,11 +538,17 @@ pub fn run(
     progress: &mut dyn Progress,
 ) -> anyhow::Result<SearchSummary> {
     let start = Instant::now();
-    if cfg.population < 2 {
-        bail!("--population must be at least 2 (got {})", cfg.population);
+    if !(2..=MAX_POPULATION).contains(&cfg.population) {
+        bail!(
+            "--population must be between 2 and {MAX_POPULATION} (got {})",
+            cfg.population
+        );
     }
-    if cfg.budget == 0 {
-        bail!("--budget must be at least 1 crossbar");
+    if !(1..=MAX_BUDGET).contains(&cfg.budget) {
+        bail!(
+            "--budget must be between 1 and {MAX_BUDGET} crossbars (got {})",
+            cfg.budget
+        );
     }
     if cfg.classes == 0 {
         bail!("classes must be at least 1");
