@@ -29,7 +29,7 @@ pub const SAMPLES: usize = 8;
 
 /// The compiler pipeline as the search uses it: contention-aware duplication, packing and
 /// simulation at the given effort (`Fast` keeps a candidate in milliseconds), `SAMPLES`
-/// samples, DAG schedule, default packing rules.
+/// samples, DAG schedule, depth split 8, no reference contention rules.
 pub fn search_evaluator(
     hw: HwConfig,
     budget: usize,
@@ -37,8 +37,10 @@ pub fn search_evaluator(
     effort: Effort,
 ) -> anyhow::Result<Evaluator> {
     let opts = CompileOptions {
+        // Depthwise layers in 8 column groups: parallelism without extra cells.
         partition: PartitionOptions {
             xbar: hw.crossbar(),
+            depth_split: 8,
             ..PartitionOptions::default()
         },
         budget,
@@ -50,6 +52,13 @@ pub fn search_evaluator(
                 Effort::Fast => 0,
                 Effort::Default => 40,
                 Effort::Max => 200,
+            },
+            // Contention is handled by the contention-aware mapper (time budgets, private
+            // crossbars for heavy layers), not by the reference's coarse rules.
+            rules: crate::pack::Rules {
+                layer_threshold: 0,
+                max_load: 0,
+                ..crate::pack::Rules::default()
             },
             ..PackOptions::default()
         },
