@@ -20,6 +20,17 @@ impl Rect {
     }
 }
 
+/// How a free rectangle is chosen for a tile (MaxRects rules).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fit {
+    /// Least leftover on the shorter side.
+    ShortSide,
+    /// Least leftover area.
+    Area,
+    /// Lowest top edge, then leftmost.
+    BottomLeft,
+}
+
 /// A crossbar under construction. Free space is kept as maximal empty rectangles (the
 /// reference's "empty maximal spaces", MaxRects in the literature).
 #[derive(Clone, Debug)]
@@ -175,12 +186,22 @@ impl Bin {
 
     /// Best-short-side-fit free rectangle for `item`: (short leftover, long leftover, x, y).
     pub fn best_fit(&self, item: &Item) -> Option<(usize, usize, usize, usize)> {
+        self.fit(item, Fit::ShortSide)
+    }
+
+    /// The best free rectangle for `item` under `rule`: (primary, secondary, x, y), smaller
+    /// is better.
+    pub fn fit(&self, item: &Item, rule: Fit) -> Option<(usize, usize, usize, usize)> {
         self.free
             .iter()
             .filter(|f| f.w >= item.cols && f.h >= item.rows)
             .map(|f| {
                 let (dw, dh) = (f.w - item.cols, f.h - item.rows);
-                (dw.min(dh), dw.max(dh), f.x, f.y)
+                match rule {
+                    Fit::ShortSide => (dw.min(dh), dw.max(dh), f.x, f.y),
+                    Fit::Area => (f.w * f.h - item.rows * item.cols, dw.min(dh), f.x, f.y),
+                    Fit::BottomLeft => (f.y + item.rows, f.x, f.x, f.y),
+                }
             })
             .min()
     }

@@ -1,6 +1,7 @@
 //! Placement strategies: the reference's, greedy MaxRects on sorted orders, and a biased
 //! random-key genetic search over orders.
 
+use super::bins::Fit;
 use super::{Bin, Item, Packing, Placement, Rules};
 use crate::partition::Crossbar;
 use crate::rng::Rng;
@@ -207,6 +208,18 @@ fn reference_order(
 
 /// Greedy global best-short-side-fit in the given order.
 pub fn greedy(items: &[Item], xbar: Crossbar, rules: &Rules, order: &[usize], cap: usize) -> Option<Packing> {
+    greedy_fit(items, xbar, rules, order, cap, Fit::ShortSide)
+}
+
+/// Greedy global best fit under a given free-rectangle rule.
+pub fn greedy_fit(
+    items: &[Item],
+    xbar: Crossbar,
+    rules: &Rules,
+    order: &[usize],
+    cap: usize,
+    fit: Fit,
+) -> Option<Packing> {
     let mut bins: Vec<Bin> = Vec::new();
     let mut placements = vec![
         Placement {
@@ -224,11 +237,11 @@ pub fn greedy(items: &[Item], xbar: Crossbar, rules: &Rules, order: &[usize], ca
             if !bin.admits(it, rules) {
                 continue;
             }
-            if let Some((s, l, x, y)) = bin.best_fit(it) {
+            if let Some((s, l, x, y)) = bin.fit(it, fit) {
                 let score = (s, l, b);
                 if best.is_none_or(|(bs, ..)| score < bs) {
                     best = Some((score, b, x, y));
-                    if s == 0 && l == 0 {
+                    if s == 0 && l == 0 && fit == Fit::ShortSide {
                         break;
                     }
                 }
