@@ -29,7 +29,7 @@ pub const SAMPLES: usize = 8;
 
 /// The compiler pipeline as the search uses it: contention-aware duplication, packing and
 /// simulation at the given effort (`Fast` keeps a candidate in milliseconds), `SAMPLES`
-/// samples, DAG schedule, depth split 8, no reference contention rules.
+/// samples, DAG schedule, diagonal depthwise mapping, no reference contention rules.
 pub fn search_evaluator(
     hw: HwConfig,
     budget: usize,
@@ -37,10 +37,11 @@ pub fn search_evaluator(
     effort: Effort,
 ) -> anyhow::Result<Evaluator> {
     let opts = CompileOptions {
-        // Depthwise layers in 8 column groups: parallelism without extra cells.
+        // Depthwise layers on the block diagonal (g channels per activation): the slow layers
+        // of these networks run g times faster for g times the (few) cells they need.
         partition: PartitionOptions {
             xbar: hw.crossbar(),
-            depth_split: 8,
+            depthwise: crate::partition::DepthwiseMapping::Diagonal,
             ..PartitionOptions::default()
         },
         budget,
