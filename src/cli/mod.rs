@@ -1,6 +1,8 @@
 //! Command definitions and dispatch.
 
 mod inspect;
+mod predictor;
+mod supernet;
 
 use clap::{Args, Parser, Subcommand};
 use rnc::network::{Network, ofa::Genome, zoo};
@@ -20,11 +22,17 @@ pub struct Cli {
 pub enum Command {
     /// Print a network's weight layers, their boxes and tiles, and the area lower bound.
     Inspect(inspect::InspectArgs),
+    /// Fashion-MNIST supernet: train, evaluate subnets, measure random subnets (feature `train`).
+    Supernet(supernet::SupernetArgs),
+    /// Accuracy predictor fitted on measured subnets: train, predict.
+    Predictor(predictor::PredictorArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Inspect(a) => inspect::run(a),
+        Command::Supernet(a) => supernet::run(a),
+        Command::Predictor(a) => predictor::run(a),
     }
 }
 
