@@ -93,14 +93,15 @@ impl Ctx<'_> {
     }
 
     fn pointwise(&self, x: &Act, i: usize, cout: usize) -> Act {
+        self.pointwise_owned(x.clone(), i, cout)
+    }
+
+    fn pointwise_owned(&self, x: Act, i: usize, cout: usize) -> Act {
         let wt = self.pointwise_t(i, cout, x.c);
         let m = x.n * x.h * x.w;
-        let v = matmul(&self.dev, x.v.clone(), m, x.c, wt, cout);
-        Act {
-            c: cout,
-            v,
-            ..x.shape()
-        }
+        let shape = x.shape();
+        let v = matmul(&self.dev, x.v, m, x.c, wt, cout);
+        Act { c: cout, v, ..shape }
     }
 
     /// Depthwise `k`x`k` convolution (centre of the stored 7x7), padding k/2.
@@ -255,25 +256,27 @@ impl Ctx<'_> {
         // Stem 3x3 stride 2 as an im2col product (27 inputs per output pixel).
         let (ho, wo) = (x.h / 2, x.w / 2);
         let mut cols = vec![0f32; x.n * ho * wo * 27];
-        for n in 0..x.n {
-            for oy in 0..ho {
-                for ox in 0..wo {
-                    let o = &mut cols[((n * ho + oy) * wo + ox) * 27..][..27];
-                    for ci in 0..3 {
-                        for a in 0..3 {
-                            for b in 0..3 {
-                                let iy = (oy * 2 + a) as isize - 1;
-                                let ix = (ox * 2 + b) as isize - 1;
-                                if iy >= 0 && ix >= 0 && (iy as usize) < x.h && (ix as usize) < x.w {
-                                    o[ci * 9 + a * 3 + b] =
-                                        x.v[((n * x.h + iy as usize) * x.w + ix as usize) * 3 + ci];
+        cols.par_chunks_mut(ho * wo * 27)
+            .enumerate()
+            .for_each(|(n, img)| {
+                for oy in 0..ho {
+                    for ox in 0..wo {
+                        let o = &mut img[(oy * wo + ox) * 27..][..27];
+                        for ci in 0..3 {
+                            for a in 0..3 {
+                                for b in 0..3 {
+                                    let iy = (oy * 2 + a) as isize - 1;
+                                    let ix = (ox * 2 + b) as isize - 1;
+                                    if iy >= 0 && ix >= 0 && (iy as usize) < x.h && (ix as usize) < x.w {
+                                        o[ci * 9 + a * 3 + b] =
+                                            x.v[((n * x.h + iy as usize) * x.w + ix as usize) * 3 + ci];
+                                    }
                                 }
                             }
                         }
                     }
                 }
-            }
-        }
+            });
         let stem_w = {
             let src = &self.w.values[net.stem[0]];
             let mut t = vec![0f32; 27 * 16];
@@ -295,7 +298,7 @@ impl Ctx<'_> {
         self.bn(&mut x, net.stem[1], net.stem[2], 2);
         let mut y = self.depthwise(&x, net.b0_dw[0], 3, 1);
         self.bn(&mut y, net.b0_dw[1], net.b0_dw[2], 1);
-        let mut y = self.pointwise(&y, net.b0_pw[0], 16);
+        let mut y = self.pointwise_owned(y, net.b0_pw[0], 16);
         self.bn(&mut y, net.b0_pw[1], net.b0_pw[2], 0);
         add(&mut y, &x);
         let mut x = y;
@@ -305,14 +308,18 @@ impl Ctx<'_> {
                 let b = &net.blocks[i];
                 let mid = make_divisible(b.cin * g.e[i], 8);
                 let act = if b.hswish { 2 } else { 1 };
-                let mut h = self.pointwise(&x, b.ib[0], mid);
+                let mut h = if pos > 0 {
+                    self.pointwise(&x, b.ib[0], mid)
+                } else {
+                    self.pointwise_owned(std::mem::replace(&mut x, Act::empty()), b.ib[0], mid)
+                };
                 self.bn(&mut h, b.ib[1], b.ib[2], act);
                 let mut h = self.depthwise(&h, b.dw[0], g.ks[i], b.stride);
                 self.bn(&mut h, b.dw[1], b.dw[2], act);
                 if let Some(se) = b.se {
                     self.se(&mut h, se);
                 }
-                let mut y = self.pointwise(&h, b.pl[0], b.cout);
+                let mut y = self.pointwise_owned(h, b.pl[0], b.cout);
                 self.bn(&mut y, b.pl[1], b.pl[2], 0);
                 if pos > 0 {
                     add(&mut y, &x);
@@ -320,7 +327,8 @@ impl Ctx<'_> {
                 x = y;
             }
         }
-        let mut f = self.pointwise(&x, net.fe[0], self.w.shapes[net.fe[0]][0]);
+        let fe_out = self.w.shapes[net.fe[0]][0];
+        let mut f = self.pointwise_owned(x, net.fe[0], fe_out);
         self.bn(&mut f, net.fe[1], net.fe[2], 2);
         let (c, hw) = (f.c, f.h * f.w);
         let mut pooled = vec![0f32; f.n * c];
@@ -353,6 +361,16 @@ impl Ctx<'_> {
 }
 
 impl Act {
+    fn empty() -> Act {
+        Act {
+            n: 0,
+            h: 0,
+            w: 0,
+            c: 0,
+            v: Vec::new(),
+        }
+    }
+
     fn shape(&self) -> Act {
         Act {
             n: self.n,
@@ -375,13 +393,13 @@ fn input(split: &Split, indices: &[usize]) -> Act {
     let nchw = data::batch(split, indices);
     let plane = INPUT * INPUT;
     let mut v = vec![0f32; nchw.len()];
-    for n in 0..indices.len() {
+    v.par_chunks_mut(plane * 3).enumerate().for_each(|(n, img)| {
         for c in 0..3 {
             for p in 0..plane {
-                v[(n * plane + p) * 3 + c] = nchw[(n * 3 + c) * plane + p];
+                img[p * 3 + c] = nchw[(n * 3 + c) * plane + p];
             }
         }
-    }
+    });
     Act {
         n: indices.len(),
         h: INPUT,
@@ -392,6 +410,7 @@ fn input(split: &Split, indices: &[usize]) -> Act {
 }
 
 /// Recalibrates batch norm on `calibration` (one batch) and returns the logits of `test`.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     w: HostWeights,
     net: &NetIx,

@@ -7,6 +7,9 @@
 //! statistics and every evaluated subnet gets its own statistics recalibrated on a fixed set of
 //! training images, as OFA does.
 
+// burn slices take one range per dimension, so `[0..c]` on a 1-D tensor is intended.
+#![allow(clippy::single_range_in_vec_init)]
+
 use super::data::{self, FashionMnist, INPUT, Split};
 use super::infer;
 use super::rng::Rng;
@@ -14,7 +17,7 @@ use crate::network::ofa::{BLOCKS_PER_STAGE, DEPTHS, EXPANDS, Genome, KERNELS, ST
 use anyhow::{Context, bail};
 use burn::tensor::activation::{hard_sigmoid, hard_swish, log_softmax, relu, softmax};
 use burn::tensor::module::conv2d;
-use burn::tensor::ops::{ConvOptions, PadMode};
+use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -77,6 +80,7 @@ impl Layout {
     }
 
     /// Conv weight plus BN gamma/beta.
+    #[allow(clippy::too_many_arguments)]
     fn conv_bn(
         &mut self,
         name: &str,
@@ -243,6 +247,7 @@ impl Pass<'_> {
 
     /// Convolution with the first `cout` filters, the first `cin_pg` input channels and the
     /// centred `k`x`k` window of the stored weight.
+    #[allow(clippy::too_many_arguments)]
     fn conv(
         &self,
         x: Tensor<4>,
@@ -290,6 +295,7 @@ impl Pass<'_> {
         (x - mean) / (var + BN_EPS).sqrt() * gamma + beta
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn conv_bn(
         &mut self,
         x: Tensor<4>,
@@ -594,45 +600,15 @@ impl Supernet {
         images: usize,
         calibration: usize,
     ) -> anyhow::Result<EvalResult> {
-        genome.validate()?;
-        let images = images.min(data.test.len());
-        if images == 0 {
-            bail!("--images must be at least 1");
-        }
-        let calibration = calibration.clamp(1, data.train.len());
-        let host = self.host_weights()?;
-        let calib = calibration_indices(data.train.len(), calibration);
-        let idx: Vec<usize> = (0..images).collect();
-        let logits = infer::run(
-            infer::HostWeights {
-                values: &host,
-                shapes: &self.layout.shapes,
-            },
-            &self.layout.netix(),
-            genome,
-            &data.train,
-            &calib,
-            &data.test,
-            &idx,
-            EVAL_BATCH,
-        );
-        if logits.len() != images * data::CLASSES {
-            return Err(crate::error::Internal(format!(
-                "evaluated {} of {images} images",
-                logits.len() / 10
-            ))
-            .into());
-        }
-        let correct = logits
-            .chunks_exact(data::CLASSES)
-            .zip(&idx)
-            .filter(|(l, i)| argmax(l) == data.test.labels[**i] as usize)
-            .count();
-        Ok(EvalResult {
-            accuracy: correct as f64 / images as f64,
-            images,
-            correct,
-            calibration_images: calibration,
+        self.evaluator()?.evaluate(genome, data, images, calibration)
+    }
+
+    /// A plain-data copy of the weights for fast (and parallel) subnet evaluation.
+    pub fn evaluator(&self) -> anyhow::Result<Evaluator> {
+        Ok(Evaluator {
+            values: self.host_weights()?,
+            shapes: self.layout.shapes.clone(),
+            net: self.layout.netix(),
         })
     }
 
@@ -684,40 +660,64 @@ impl Supernet {
     }
 }
 
-/// Depthwise convolution (`w`: `[C, 1, k, k]`, padding k/2) computed on all images at once.
-///
-/// burn-flex convolves plane by plane, and at this network's 2x2..8x8 maps the per-plane setup
-/// dominates. Stacking the batch vertically (each image padded by k/2 rows above and below)
-/// gives one tall plane per channel; the output rows that straddle two images are dropped.
-/// On maps smaller than the kernel, taps that can only see padding are cropped away first.
-/// The result equals `conv2d(x, w, groups = C)` exactly.
-pub fn depthwise(x: Tensor<4>, w: Tensor<4>, stride: usize) -> Tensor<4> {
-    let [n, c, h, wd] = x.dims();
-    let mut k = w.dims()[2];
-    let mut w = w;
-    if stride == 1 && h == wd && k > 2 * h - 1 {
-        let k2 = 2 * h - 1;
-        let c0 = (k - k2) / 2;
-        w = w.slice([0..c, 0..1, c0..c0 + k2, c0..c0 + k2]);
-        k = k2;
+/// Supernet weights as plain data: evaluates subnets without burn's training graph; `Sync`, so
+/// several subnets can be evaluated at once.
+pub struct Evaluator {
+    values: Vec<Vec<f32>>,
+    shapes: Vec<Vec<usize>>,
+    net: infer::NetIx,
+}
+
+impl Evaluator {
+    /// Test accuracy of `genome` on the first `images` test images after recalibrating batch
+    /// norm on `calibration` training images (one batch; see [`super::infer`]).
+    pub fn evaluate(
+        &self,
+        genome: &Genome,
+        data: &FashionMnist,
+        images: usize,
+        calibration: usize,
+    ) -> anyhow::Result<EvalResult> {
+        genome.validate()?;
+        let images = images.min(data.test.len());
+        if images == 0 {
+            bail!("--images must be at least 1");
+        }
+        let calibration = calibration.clamp(1, data.train.len());
+        let calib = calibration_indices(data.train.len(), calibration);
+        let idx: Vec<usize> = (0..images).collect();
+        let logits = infer::run(
+            infer::HostWeights {
+                values: &self.values,
+                shapes: &self.shapes,
+            },
+            &self.net,
+            genome,
+            &data.train,
+            &calib,
+            &data.test,
+            &idx,
+            EVAL_BATCH,
+        );
+        if logits.len() != images * data::CLASSES {
+            return Err(crate::error::Internal(format!(
+                "evaluated {} of {images} images",
+                logits.len() / 10
+            ))
+            .into());
+        }
+        let correct = logits
+            .chunks_exact(data::CLASSES)
+            .zip(&idx)
+            .filter(|(l, i)| argmax(l) == data.test.labels[**i] as usize)
+            .count();
+        Ok(EvalResult {
+            accuracy: correct as f64 / images as f64,
+            images,
+            correct,
+            calibration_images: calibration,
+        })
     }
-    let p = k / 2;
-    let hp = h + 2 * p;
-    if hp % stride != 0 {
-        return conv2d(x, w, None, ConvOptions::new([stride, stride], [p, p], [1, 1], c));
-    }
-    let ho = (h + 2 * p - k) / stride + 1;
-    let wo = (wd + 2 * p - k) / stride + 1;
-    let rows = hp / stride;
-    let xt = x
-        .permute([1, 0, 2, 3])
-        .pad([(p, p), (0, 0)], PadMode::Constant(0.0))
-        .reshape([1, c, n * hp, wd])
-        .pad([(0, k - stride), (0, 0)], PadMode::Constant(0.0));
-    let y = conv2d(xt, w, None, ConvOptions::new([stride, stride], [0, p], [1, 1], c));
-    y.reshape([c, n, rows, wo])
-        .slice([0..c, 0..n, 0..ho, 0..wo])
-        .permute([1, 0, 2, 3])
 }
 
 fn argmax(v: &[f32]) -> usize {
@@ -916,7 +916,7 @@ pub fn measure_line(out: &mut impl Write, genome: &Genome, r: &EvalResult) -> st
 /// `--accuracy supernet`: each candidate measured on the supernet (recalibrated batch norm,
 /// the first `images` test images).
 pub struct SupernetSource {
-    net: Supernet,
+    eval: Evaluator,
     data: FashionMnist,
     images: usize,
 }
@@ -924,7 +924,7 @@ pub struct SupernetSource {
 impl SupernetSource {
     pub fn new(weights: &Path, data_dir: &Path, images: usize) -> anyhow::Result<SupernetSource> {
         Ok(SupernetSource {
-            net: Supernet::load(weights)?,
+            eval: Supernet::load(weights)?.evaluator()?,
             data: FashionMnist::load(data_dir)?,
             images,
         })
@@ -937,10 +937,12 @@ impl super::AccuracySource for SupernetSource {
     }
 
     fn evaluate(&mut self, batch: &[super::Candidate]) -> anyhow::Result<Vec<f64>> {
+        use rayon::prelude::*;
+        // Candidates are independent, so evaluating them in parallel keeps results identical.
         batch
-            .iter()
+            .par_iter()
             .map(|c| {
-                self.net
+                self.eval
                     .evaluate(&c.genome, &self.data, self.images, CALIBRATION_IMAGES)
                     .map(|r| r.accuracy)
                     .with_context(|| format!("candidate {}", c.id))
@@ -953,44 +955,59 @@ impl super::AccuracySource for SupernetSource {
 mod tests {
     use super::*;
 
-    fn tensor4(shape: [usize; 4], seed: u64) -> Tensor<4> {
-        let mut rng = Rng::new(seed);
-        let n = shape.iter().product();
-        let v: Vec<f32> = (0..n).map(|_| rng.normal() as f32).collect();
-        Tensor::<4>::from_data(TensorData::new(v, shape), &Device::flex())
+    fn synthetic(n_train: usize, n_test: usize) -> FashionMnist {
+        let mut rng = Rng::new(11);
+        let mut split = |n: usize| Split {
+            images: (0..n * data::PIXELS).map(|_| rng.below(256) as u8).collect(),
+            labels: (0..n).map(|_| rng.below(10) as u8).collect(),
+        };
+        FashionMnist {
+            train: split(n_train),
+            test: split(n_test),
+        }
     }
 
     #[test]
-    fn stacked_depthwise_equals_grouped_conv() {
-        for (h, k, s) in [
-            (8, 7, 1),
-            (8, 5, 2),
-            (16, 3, 2),
-            (4, 7, 1),
-            (2, 7, 1),
-            (2, 5, 1),
-            (4, 3, 2),
-        ] {
-            let x = tensor4([3, 5, h, h], 1);
-            let w = tensor4([5, 1, k, k], 2);
-            let want = conv2d(
-                x.clone(),
-                w.clone(),
-                None,
-                ConvOptions::new([s, s], [k / 2, k / 2], [1, 1], 5),
+    fn fast_evaluation_matches_the_training_graph() {
+        // Random weights give varied predictions; both paths calibrate on one batch of 200.
+        let net = Supernet::init(3);
+        let data = synthetic(300, 120);
+        let mut rng = Rng::new(4);
+        for g in [Genome::largest(), random_genome(&mut rng)] {
+            let fast = net.evaluate(&g, &data, 120, 200).unwrap();
+            let slow = net.evaluate_graph(&g, &data, 120, 200).unwrap();
+            assert!(
+                (fast.correct as i64 - slow.correct as i64).abs() <= 2,
+                "{g}: fast {} graph {}",
+                fast.correct,
+                slow.correct
             );
-            let got = depthwise(x, w, s);
-            assert_eq!(got.dims(), want.dims(), "h {h} k {k} s {s}");
-            let (a, b) = (
-                got.into_data().try_to_vec::<f32>().unwrap(),
-                want.into_data().try_to_vec::<f32>().unwrap(),
-            );
-            let err = a
-                .iter()
-                .zip(&b)
-                .map(|(x, y)| (x - y).abs())
-                .fold(0.0f32, f32::max);
-            assert!(err < 1e-4, "h {h} k {k} s {s}: max error {err}");
         }
+    }
+
+    #[test]
+    fn weights_round_trip_and_corruption_is_reported() {
+        let mut net = Supernet::init(5);
+        net.meta = Some(Meta {
+            config: TrainConfig::default(),
+            epochs_done: 0,
+            seconds: 0.0,
+            largest_accuracy: None,
+            smallest_accuracy: None,
+        });
+        let dir = std::env::temp_dir().join(format!("rnc-sn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("w.bin");
+        net.save(&p).unwrap();
+        let back = Supernet::load(&p).unwrap();
+        assert_eq!(back.host_weights().unwrap(), net.host_weights().unwrap());
+        let mut bytes = std::fs::read(&p).unwrap();
+        bytes.truncate(bytes.len() - 4);
+        std::fs::write(&p, &bytes).unwrap();
+        let e = Supernet::load(&p).err().unwrap().to_string();
+        assert!(e.contains("wrong length"), "{e}");
+        std::fs::write(&p, b"nonsense").unwrap();
+        assert!(Supernet::load(&p).err().unwrap().to_string().contains("magic"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -290,17 +290,31 @@ fn measure(a: MeasureArgs) -> anyhow::Result<()> {
         .append(true)
         .open(&a.out)
         .map_err(|e| anyhow::anyhow!("--out {}: {e}", a.out.display()))?;
+    let eval = net.evaluator()?;
     let bar = ProgressBar::new(a.count as u64);
     bar.set_position(a.skip.min(a.count) as u64);
-    for (i, g) in genomes.iter().enumerate().skip(a.skip) {
-        let r = net.evaluate(g, &data, a.images, CALIBRATION_IMAGES)?;
-        let mut line = Vec::new();
-        supernet::measure_line(&mut line, g, &r)?;
-        file.write_all(&line)?;
+    let todo: Vec<(usize, &rnc::network::ofa::Genome)> = genomes.iter().enumerate().skip(a.skip).collect();
+    // Subnets are independent: evaluate a few at once, write them in sequence order.
+    for chunk in todo.chunks(8) {
+        use rayon::prelude::*;
+        let results: Vec<_> = chunk
+            .par_iter()
+            .map(|(_, g)| eval.evaluate(g, &data, a.images, CALIBRATION_IMAGES))
+            .collect::<anyhow::Result<_>>()?;
+        let mut lines = Vec::new();
+        for ((_, g), r) in chunk.iter().zip(&results) {
+            supernet::measure_line(&mut lines, g, r)?;
+        }
+        file.write_all(&lines)?;
         file.flush()?;
-        bar.inc(1);
-        if bar.is_hidden() && i % 20 == 0 {
-            eprintln!("{i}/{} {:.4}", a.count, r.accuracy);
+        bar.inc(chunk.len() as u64);
+        if bar.is_hidden() {
+            eprintln!(
+                "{}/{} {:.4}",
+                chunk[chunk.len() - 1].0 + 1,
+                a.count,
+                results[0].accuracy
+            );
         }
     }
     bar.finish_and_clear();
