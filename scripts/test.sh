@@ -7,4 +7,16 @@ cd "$(dirname "$0")/.."
 # The Rust toolchain is required; everything else is installed when missing.
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (https://rustup.rs) first" >&2; exit 1; }
 
+# Fashion-MNIST (Debian package) for the real-data supernet test.
+if [ ! -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist
+    else
+        echo "Fashion-MNIST missing: run 'sudo apt-get install -y dataset-fashion-mnist'" >&2
+        exit 1
+    fi
+fi
+
 cargo test --release --all-targets
+# The supernet (burn) is behind the `train` feature.
+cargo test --release --all-targets --features train

@@ -44,3 +44,11 @@ impl AccuracySource for NoAccuracy {
         Ok(vec![0.0; batch.len()])
     }
 }
+
+pub mod data;
+#[cfg(feature = "train")]
+pub mod infer;
+pub mod predictor;
+pub mod rng;
+#[cfg(feature = "train")]
+pub mod supernet;

@@ -4,6 +4,8 @@ mod compile;
 mod hw;
 mod inspect;
 mod search;
+mod predictor;
+mod supernet;
 
 use clap::{Args, Parser, Subcommand};
 use rnc::network::onnx::{self, OnnxOptions, SkippedOp};
@@ -31,6 +33,10 @@ pub enum Command {
     Hw(hw::HwCmdArgs),
     /// Search OFA MobileNetV3-small subnets for accuracy and speed-up on a crossbar budget (NSGA-II).
     Search(search::SearchArgs),
+    /// Fashion-MNIST supernet: train, evaluate subnets, measure random subnets (feature `train`).
+    Supernet(supernet::SupernetArgs),
+    /// Accuracy predictor fitted on measured subnets: train, predict.
+    Predictor(predictor::PredictorArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -39,6 +45,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Compile(a) => compile::run(a),
         Command::Hw(a) => hw::run(a),
         Command::Search(a) => search::run(a),
+        Command::Supernet(a) => supernet::run(a),
+        Command::Predictor(a) => predictor::run(a),
     }
 }
 

@@ -65,8 +65,10 @@ fn accuracy_source(a: &SearchArgs) -> anyhow::Result<Box<dyn AccuracySource>> {
     }
     match spec {
         "none" => Ok(Box::new(NoAccuracy)),
-        "predictor" | "supernet" => anyhow::bail!(
-            "--accuracy {spec}: not available in this build yet; use --accuracy none or external:CMD"
+        "predictor" => Ok(Box::new(rnc::accuracy::predictor::PredictorSource::new(None)?)),
+        "supernet" => anyhow::bail!(
+            "--accuracy supernet: measured supernet accuracy is not wired into the search yet; use \
+             --accuracy predictor (fitted on measured subnets) or external:CMD"
         ),
         _ => anyhow::bail!(
             "--accuracy '{spec}': unknown source; expected none, external:CMD, predictor or supernet"
