@@ -369,7 +369,7 @@ fn auto(
     {
         cands.push(r);
     }
-    if opts.effort == Effort::Max || cands.is_empty() {
+    if opts.effort != Effort::Fast || cands.is_empty() {
         cands.push(contention_aware(part, timings, preds, opts)?);
     }
     let mut best: Option<((Vec<u64>, Packing), f64)> = None;
