@@ -3,6 +3,7 @@
 mod compile;
 mod hw;
 mod inspect;
+mod report;
 mod search;
 
 use clap::{Args, Parser, Subcommand};
@@ -31,6 +32,9 @@ pub enum Command {
     Hw(hw::HwCmdArgs),
     /// Search OFA MobileNetV3-small subnets for accuracy and speed-up on a crossbar budget (NSGA-II).
     Search(search::SearchArgs),
+    /// Write DIR/report.html: one self-contained page (summary, pictures, layer table or
+    /// search front) from the files of a compile or search output folder.
+    Report(report::ReportArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -39,6 +43,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Compile(a) => compile::run(a),
         Command::Hw(a) => hw::run(a),
         Command::Search(a) => search::run(a),
+        Command::Report(a) => report::run(a),
     }
 }
 
