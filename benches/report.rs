@@ -42,7 +42,7 @@ fn main() {
     .expect("baseline");
     let o = CompileOptions {
         partition: PartitionOptions::default(),
-        budget: base.crossbars * 14 / 10,
+        budget: base.crossbars * 16 / 10,
         duplicate: DuplicateMode::Auto,
         pack: PackOptions {
             packer: Packer::Search,
@@ -77,7 +77,7 @@ fn main() {
     )
     .expect("write");
     println!(
-        "resnet18 @{} crossbars (1.4x ISAAC-like): {} tile copies on {} crossbars, {} trace rows",
+        "resnet18 @{} crossbars (1.6x ISAAC-like): {} tile copies on {} crossbars, {} trace rows",
         o.budget,
         c.items.len(),
         c.packing.crossbars,

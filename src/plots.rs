@@ -476,12 +476,19 @@ impl Occupancy<'_> {
     }
 }
 
+impl Occupancy<'_> {
+    /// Room under a square for its utilisation: text when squares are large, else a bar.
+    fn label_height(side: i32) -> i32 {
+        if side >= 24 { 13 } else { 5 }
+    }
+}
+
 impl Picture for Occupancy<'_> {
     fn size(&self) -> (u32, u32) {
         let n = self.data.crossbars().max(1);
         let (cols, side, gap) = self.grid();
         let rows = n.div_ceil(cols) as i32;
-        let label = if side >= 24 { 13 } else { 0 };
+        let label = Self::label_height(side);
         let h = Self::TITLE + rows * (side + gap + label) + Self::MARGIN;
         (Self::WIDTH, h.max(120) as u32)
     }
@@ -514,12 +521,16 @@ impl Picture for Occupancy<'_> {
             (Self::MARGIN, 8),
         ));
         t!(root.draw_text(
-            "colour = layer (index on the tile), hatched = duplicate copy, % = cells used",
+            if Self::label_height(self.grid().1) < 13 {
+                "colour = layer (index on the tile), hatched = duplicate copy, bar under a crossbar = cells used"
+            } else {
+                "colour = layer (index on the tile), hatched = duplicate copy, #crossbar and % of cells used"
+            },
             &font(13.0).color(&RGBColor(90, 90, 90)),
             (Self::MARGIN, 32),
         ));
         let (cols, side, gap) = self.grid();
-        let label = if side >= 24 { 13 } else { 0 };
+        let label = Self::label_height(side);
         let origin = |k: usize| -> (i32, i32) {
             let (r, c) = (k / cols, k % cols);
             (
@@ -533,13 +544,21 @@ impl Picture for Occupancy<'_> {
                 [(x0, y0), (x0 + side, y0 + side)],
                 RGBColor(238, 238, 238).filled()
             )));
-            if label > 0 {
+            let frac = (u as f64 / cells).min(1.0);
+            if label < 13 {
+                // Too small for text: a bar as long as the square is full.
+                let len = (frac * side as f64).round() as i32;
+                t!(root.draw(&Rectangle::new(
+                    [(x0, y0 + side + 1), (x0 + len, y0 + side + 3)],
+                    RGBColor(60, 60, 60).filled()
+                )));
+            } else {
                 let style = font(10.0).pos(plotters::style::text_anchor::Pos::new(
                     plotters::style::text_anchor::HPos::Center,
                     plotters::style::text_anchor::VPos::Top,
                 ));
                 t!(root.draw_text(
-                    &format!("#{k} {:.0}%", 100.0 * u as f64 / cells),
+                    &format!("#{k} {:.0}%", 100.0 * frac),
                     &style,
                     (x0 + side / 2, y0 + side + 1),
                 ));
