@@ -410,7 +410,7 @@ pub fn write_both<P: Picture>(dir: &Path, name: &str, p: &P) -> anyhow::Result<(
 /// Distinct colour of layer `i`: hues spaced by the golden angle so neighbours differ.
 pub fn layer_color(i: usize) -> RGBColor {
     let h = (i as f64 * 0.618_033_988_75).fract();
-    let l = if i % 2 == 0 { 0.55 } else { 0.42 };
+    let l = if i.is_multiple_of(2) { 0.55 } else { 0.42 };
     hsl_to_rgb(h, 0.62, l)
 }
 
@@ -884,7 +884,7 @@ impl Picture for Pareto<'_> {
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], red.stroke_width(2)));
             t!(chart
                 .configure_series_labels()
-                .position(SeriesLabelPosition::LowerRight)
+                .position(SeriesLabelPosition::UpperRight)
                 .background_style(WHITE.mix(0.9))
                 .border_style(BLACK)
                 .label_font(font(12.0))
