@@ -145,6 +145,7 @@ fn compile_plots_and_report_for_mbv3_small_at_168() {
     assert!(html.contains(&format!("{sp:.2}×")));
 
     browser_check(&out.join("report.html"));
+    let _ = std::fs::remove_dir_all(&out);
 }
 
 /// Opens the report in headless Chromium: no console errors and a non-blank screenshot.
@@ -192,6 +193,7 @@ fn browser_check(report: &Path) {
     assert!(variance(&buf, ch) > 100.0, "screenshot looks blank");
     assert!(colours(&buf, ch) > 50, "screenshot looks blank");
     let _ = std::fs::remove_dir_all(&profile);
+    let _ = std::fs::remove_file(&shot);
 }
 
 #[test]
@@ -212,6 +214,20 @@ fn report_names_the_missing_file() {
     let (code, _, err) = rnc(&["report", "/nonexistent/rnc-report-dir"]);
     assert_eq!(code, 2);
     assert!(err.contains("not a folder"), "{err}");
+
+    // A damaged pack.csv is named with its line; nothing is written.
+    let bad = compile_folder("bad");
+    let mut pack = std::fs::read_to_string(bad.join("pack.csv")).unwrap();
+    pack.push_str("9999,9999,0,0,0,0,1,1\n");
+    std::fs::write(bad.join("pack.csv"), pack.as_bytes()).unwrap();
+    let lines = pack.lines().count();
+    let (code, _, err) = rnc(&["report", bad.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("pack.csv line {lines}")), "{err}");
+    assert!(!bad.join("report.html").exists());
+    for d in [out, empty, bad] {
+        let _ = std::fs::remove_dir_all(d);
+    }
 }
 
 #[test]
@@ -260,4 +276,5 @@ fn search_plots_and_report() {
         assert!(html.contains(&format!("<td class=\"n\">{}</td>", m["id"])));
     }
     assert!(html.contains("hardware-only"));
+    let _ = std::fs::remove_dir_all(&out);
 }
