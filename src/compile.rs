@@ -161,6 +161,10 @@ pub fn items(part: &Partition, copies: &[u64], times: &[f64]) -> Vec<Item> {
 
 /// Compiles `net` for the options: the full pipeline up to simulation.
 pub fn compile(net: &Network, tau: TileLatency, opts: &CompileOptions) -> anyhow::Result<Compiled> {
+    if opts.find_solution && opts.duplicate != DuplicateMode::None {
+        // Copies are sized to fill a budget; "as few crossbars as possible" has no budget.
+        anyhow::bail!("--find-solution finds the least crossbars without duplication; drop --duplicate or give --crossbars without --find-solution");
+    }
     let part = partition(net, &opts.partition)?;
     let timings = duplicate::timings(&part, tau);
     let preds = net.predecessors(opts.schedule);

@@ -63,6 +63,10 @@ pub struct CompileArgs {
     /// Folder for partition.json, pack.csv and summary.json.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// With --out: also write trace.csv and the pictures (occupancy, gantt, periods; SVG and
+    /// PNG) into the folder; `rnc report DIR` then builds report.html.
+    #[arg(long, requires = "out")]
+    pub plots: bool,
     /// Write every layer execution to FILE.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
@@ -181,6 +185,16 @@ pub fn run(a: CompileArgs) -> anyhow::Result<()> {
         write_atomic(&dir.join("pack.csv"), &rnc::report::pack_csv(&c)?)?;
         let pj = serde_json::to_string_pretty(&rnc::report::partition_json(&net, &c))?;
         write_atomic(&dir.join("partition.json"), pj.as_bytes())?;
+        if a.plots {
+            let preds = net.predecessors(a.schedule);
+            let sim = rnc::compile::run_sim(&c.items, &c.packing, &c.layer_time_ns, &preds, a.samples, true)?;
+            let lc = c.packing.layer_crossbars(&c.items, c.layer_time_ns.len());
+            write_atomic(
+                &dir.join("trace.csv"),
+                &rnc::report::trace_csv(&net, &sim.trace, &lc)?,
+            )?;
+            write_compile_plots(dir)?;
+        }
     }
     if let Some(path) = &a.trace {
         let preds = net.predecessors(a.schedule);
@@ -196,6 +210,32 @@ pub fn run(a: CompileArgs) -> anyhow::Result<()> {
         println!("{summary_json}");
     } else {
         print!("{}", rnc::report::summary_text(&s));
+    }
+    Ok(())
+}
+
+/// Draws the pictures of a compile folder from its files (what `rnc report` shows).
+fn write_compile_plots(dir: &std::path::Path) -> anyhow::Result<()> {
+    use rnc::plots::{CompileData, Gantt, Occupancy, Periods, write_both};
+    let d = CompileData::load(dir)?;
+    write_both(dir, "occupancy", &Occupancy { data: &d })?;
+    write_both(dir, "periods", &Periods { data: &d })?;
+    if let Some(tr) = &d.trace {
+        let samples = tr
+            .iter()
+            .map(|e| e.sample + 1)
+            .max()
+            .unwrap_or(0)
+            .min(rnc::html::GANTT_SAMPLES);
+        write_both(
+            dir,
+            "gantt",
+            &Gantt {
+                data: &d,
+                trace: tr,
+                samples,
+            },
+        )?;
     }
     Ok(())
 }

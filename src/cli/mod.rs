@@ -3,6 +3,7 @@
 mod compile;
 mod hw;
 mod inspect;
+mod report;
 mod search;
 mod predictor;
 mod supernet;
@@ -37,6 +38,9 @@ pub enum Command {
     Supernet(supernet::SupernetArgs),
     /// Accuracy predictor fitted on measured subnets: train, predict.
     Predictor(predictor::PredictorArgs),
+    /// Write DIR/report.html: one self-contained page (summary, pictures, layer table or
+    /// search front) from the files of a compile or search output folder.
+    Report(report::ReportArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -47,6 +51,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Search(a) => search::run(a),
         Command::Supernet(a) => supernet::run(a),
         Command::Predictor(a) => predictor::run(a),
+        Command::Report(a) => report::run(a),
     }
 }
 

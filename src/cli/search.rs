@@ -40,6 +40,9 @@ pub struct SearchArgs {
     /// Compiler effort per candidate (fast: about 0.1 s of one core each for mbv3-sized subnets).
     #[arg(long, value_enum, default_value_t = Effort::Fast)]
     pub effort: Effort,
+    /// Also draw the front (pareto.svg, pareto.png) into --out.
+    #[arg(long)]
+    pub plots: bool,
     #[command(flatten)]
     pub hw: HwArgs,
 }
@@ -187,5 +190,10 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
         "  outputs: {}/pareto.json, evolution.csv, checkpoint.json",
         s.out.display()
     );
+    if a.plots {
+        let d = rnc::plots::SearchData::load(&s.out)?;
+        rnc::plots::write_both(&s.out, "pareto", &rnc::plots::Pareto { data: &d })?;
+        println!("  pictures: pareto.svg, pareto.png");
+    }
     Ok(())
 }
