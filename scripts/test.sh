@@ -17,6 +17,11 @@ if [ ! -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
     fi
 fi
 
+# Headless Chromium (Debian package) for the HTML report check; the test skips without it.
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    apt-get install -y -qq chromium >/dev/null || echo "chromium not installed: the report's browser check will be skipped" >&2
+fi
+
 cargo test --release --all-targets
 # The supernet (burn) is behind the `train` feature.
 cargo test --release --all-targets --features train
