@@ -163,7 +163,9 @@ pub fn items(part: &Partition, copies: &[u64], times: &[f64]) -> Vec<Item> {
 pub fn compile(net: &Network, tau: TileLatency, opts: &CompileOptions) -> anyhow::Result<Compiled> {
     if opts.find_solution && opts.duplicate != DuplicateMode::None {
         // Copies are sized to fill a budget; "as few crossbars as possible" has no budget.
-        anyhow::bail!("--find-solution finds the least crossbars without duplication; drop --duplicate or give --crossbars without --find-solution");
+        anyhow::bail!(
+            "--find-solution finds the least crossbars without duplication; drop --duplicate or give --crossbars without --find-solution"
+        );
     }
     let part = partition(net, &opts.partition)?;
     let timings = duplicate::timings(&part, tau);

@@ -3,9 +3,9 @@
 mod compile;
 mod hw;
 mod inspect;
+mod predictor;
 mod report;
 mod search;
-mod predictor;
 mod supernet;
 
 use clap::{Args, Parser, Subcommand};
