@@ -425,7 +425,7 @@ pub struct Supernet {
 
 /// Number of training images whose batch statistics recalibrate batch norm.
 pub const CALIBRATION_IMAGES: usize = 1000;
-const EVAL_BATCH: usize = 500;
+const EVAL_BATCH: usize = 250;
 
 impl Supernet {
     /// Freshly initialised weights (deterministic in `seed`).
