@@ -145,7 +145,7 @@ pub fn run(a: CompileArgs) -> anyhow::Result<()> {
                 anyhow::bail!("--budget-sweep: {f} is not a positive factor");
             }
             let budget = (f * base.crossbars as f64).round() as usize;
-            match compile(&net, tau, &mk(budget)) {
+            match compile_split(&net, tau, &mk(budget), a.partition.depth_split_auto()) {
                 Ok(c) => {
                     let s = rnc::report::summary(&net, &c, &base, None);
                     println!(
@@ -174,7 +174,7 @@ pub fn run(a: CompileArgs) -> anyhow::Result<()> {
         (None, true) => 0,
         (None, false) => anyhow::bail!("give --crossbars N (or --find-solution, or --budget-sweep F,F,...)"),
     };
-    let c = compile(&net, tau, &mk(budget))?;
+    let c = compile_split(&net, tau, &mk(budget), a.partition.depth_split_auto())?;
     let energy = rnc::report::energy_per_inference_nj(&c, &hw, bits);
     let s = rnc::report::summary(&net, &c, &base, energy);
     let summary_json = serde_json::to_string_pretty(&s)?;
@@ -238,4 +238,36 @@ fn write_compile_plots(dir: &std::path::Path) -> anyhow::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Compiles with the given D, or with each candidate D when `auto`, keeping the lowest
+/// simulated latency (ties: the smaller D).
+fn compile_split(
+    net: &rnc::network::Network,
+    tau: rnc::compile::TileLatency,
+    opts: &CompileOptions,
+    auto: bool,
+) -> anyhow::Result<rnc::compile::Compiled> {
+    if !auto {
+        return compile(net, tau, opts);
+    }
+    let mut best: Option<rnc::compile::Compiled> = None;
+    let mut last_err = None;
+    for d in [1usize, 2, 4, 8, 16, 32] {
+        let mut o = *opts;
+        o.partition.depth_split = d;
+        match compile(net, tau, &o) {
+            Ok(c) => {
+                if best.as_ref().is_none_or(|b| c.sim.latency_ns < b.sim.latency_ns) {
+                    best = Some(c);
+                }
+            }
+            Err(e) => last_err = Some(e),
+        }
+    }
+    match (best, last_err) {
+        (Some(c), _) => Ok(c),
+        (None, Some(e)) => Err(e),
+        (None, None) => anyhow::bail!("no depth split was tried"),
+    }
 }

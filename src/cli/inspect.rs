@@ -15,6 +15,11 @@ pub struct InspectArgs {
 }
 
 pub fn run(a: InspectArgs) -> anyhow::Result<()> {
+    if a.partition.depth_split_auto() {
+        anyhow::bail!(
+            "--depth-split auto chooses D by simulated latency: it is for `rnc compile`; give a number here"
+        );
+    }
     let opts = a.partition.options(rnc::partition::Crossbar::default())?;
     let net = a.model.load(&a.input)?;
     let part = rnc::partition::partition(&net, &opts)?;

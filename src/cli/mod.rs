@@ -104,27 +104,42 @@ pub struct PartitionArgs {
     /// Crossbar size ROWSxCOLS (default: the hardware configuration's Xbar_Size, 128x128).
     #[arg(long, value_name = "ROWSxCOLS")]
     pub xbar: Option<String>,
-    /// Depthwise split factor D (≥ 1): depthwise layers are cut into column groups of ⌊C/D⌋ channels.
-    #[arg(long, default_value_t = 1, value_name = "D")]
-    pub depth_split: usize,
+    /// Depthwise split factor D (≥ 1): depthwise layers are cut into column groups of ⌊C/D⌋
+    /// channels. `auto` (compile only) tries 1, 2, 4, 8, 16, 32 and keeps the fastest mapping.
+    #[arg(long, default_value = "1", value_name = "D|auto")]
+    pub depth_split: String,
     /// Depthwise mapping: serial (the reference's) or diagonal (g channels per activation).
     #[arg(long, value_enum, default_value_t = DepthwiseMapping::Serial)]
     pub depthwise: DepthwiseMapping,
 }
 
 impl PartitionArgs {
+    /// `--depth-split auto`: the caller searches D itself.
+    pub fn depth_split_auto(&self) -> bool {
+        self.depth_split.trim().eq_ignore_ascii_case("auto")
+    }
+
     /// Partition options; the crossbar defaults to `default_xbar` (the hardware's).
     pub fn options(&self, default_xbar: Crossbar) -> anyhow::Result<PartitionOptions> {
         let xbar: Crossbar = match &self.xbar {
             Some(x) => x.parse().map_err(|e: String| anyhow::anyhow!("--xbar: {e}"))?,
             None => default_xbar,
         };
-        if self.depth_split == 0 {
-            anyhow::bail!("--depth-split must be at least 1 (got 0)");
-        }
+        let depth_split = if self.depth_split_auto() {
+            1
+        } else {
+            match self.depth_split.trim().parse::<usize>() {
+                Ok(0) => anyhow::bail!("--depth-split must be at least 1 (got 0)"),
+                Ok(d) => d,
+                Err(_) => anyhow::bail!(
+                    "--depth-split '{}' is not a whole number ≥ 1 or 'auto'",
+                    self.depth_split
+                ),
+            }
+        };
         Ok(PartitionOptions {
             xbar,
-            depth_split: self.depth_split,
+            depth_split,
             depthwise: self.depthwise,
             bit_slices: 1,
         })
