@@ -69,9 +69,16 @@ fn accuracy_source(a: &SearchArgs) -> anyhow::Result<Box<dyn AccuracySource>> {
     match spec {
         "none" => Ok(Box::new(NoAccuracy)),
         "predictor" => Ok(Box::new(rnc::accuracy::predictor::PredictorSource::new(None)?)),
+        #[cfg(feature = "train")]
+        "supernet" => Ok(Box::new(rnc::accuracy::supernet::SupernetSource::new(
+            std::path::Path::new("weights/supernet-fmnist.bin"),
+            std::path::Path::new(rnc::accuracy::data::DEFAULT_DIR),
+            1000,
+        )?)),
+        #[cfg(not(feature = "train"))]
         "supernet" => anyhow::bail!(
-            "--accuracy supernet: measured supernet accuracy is not wired into the search yet; use \
-             --accuracy predictor (fitted on measured subnets) or external:CMD"
+            "--accuracy supernet measures every candidate with the supernet and needs the `train` \
+             feature (cargo build --release --features train); --accuracy predictor works in this build"
         ),
         _ => anyhow::bail!(
             "--accuracy '{spec}': unknown source; expected none, external:CMD, predictor or supernet"
