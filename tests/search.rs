@@ -292,7 +292,7 @@ fn hardware_only_run_says_so_and_keeps_the_best() {
 fn bad_flags_are_clear_errors() {
     let d = dir("flags");
     let cases: [(&[&str], &str); 5] = [
-        (&["--accuracy", "supernet"], "train"),
+        (&["--accuracy", "supernet:x"], "unknown source"),
         (&["--accuracy", "oracle"], "unknown source"),
         (&["--accuracy", "external:"], "needs a command"),
         (
