@@ -220,6 +220,22 @@ pub fn greedy_fit(
     cap: usize,
     fit: Fit,
 ) -> Option<Packing> {
+    place_in_order(items, xbar, rules, order, cap, fit, |_, _, f| f)
+}
+
+/// The loop every greedy packer shares: items in `order`, each to the admitting crossbar with
+/// the smallest `score(bin, item, fit)` (ties: lower crossbar), where `fit` is the free
+/// rectangle the bin offers under `fit_rule`; a new crossbar opens (up to `cap`) when none
+/// admits the item.
+fn place_in_order<S: PartialOrd>(
+    items: &[Item],
+    xbar: Crossbar,
+    rules: &Rules,
+    order: &[usize],
+    cap: usize,
+    fit_rule: Fit,
+    score: impl Fn(&Bin, &Item, (usize, usize)) -> S,
+) -> Option<Packing> {
     let mut bins: Vec<Bin> = Vec::new();
     let mut placements = vec![
         Placement {
@@ -231,19 +247,15 @@ pub fn greedy_fit(
     ];
     for &k in order {
         let it = &items[k];
-        let mut best: Choice<(usize, usize, usize)> = None;
+        let mut best: Choice<S> = None;
         for (b, bin) in bins.iter().enumerate() {
-            // A full-crossbar tile only fits an empty bin: skip the scan early.
             if !bin.admits(it, rules) {
                 continue;
             }
-            if let Some((s, l, x, y)) = bin.fit(it, fit) {
-                let score = (s, l, b);
-                if best.is_none_or(|(bs, ..)| score < bs) {
-                    best = Some((score, b, x, y));
-                    if s == 0 && l == 0 && fit == Fit::ShortSide {
-                        break;
-                    }
+            if let Some((p, q, x, y)) = bin.fit(it, fit_rule) {
+                let sc = score(bin, it, (p, q));
+                if best.as_ref().is_none_or(|(bs, ..)| sc < *bs) {
+                    best = Some((sc, b, x, y));
                 }
             }
         }
@@ -382,56 +394,16 @@ pub fn timed(items: &[Item], xbar: Crossbar, rules: &Rules, cap: usize) -> Optio
             .then(ib.cells().cmp(&ia.cells()))
             .then(a.cmp(&b))
     });
-    let mut bins: Vec<Bin> = Vec::new();
-    let mut placements = vec![
-        Placement {
-            crossbar: 0,
-            x: 0,
-            y: 0
-        };
-        items.len()
-    ];
-    for &k in &order {
-        let it = &items[k];
-        let mut best: Choice<(f64, usize, usize)> = None;
-        for (b, bin) in bins.iter().enumerate() {
-            if !bin.admits(it, rules) {
-                continue;
-            }
-            if let Some((s, l, x, y)) = bin.best_fit(it) {
-                // Tightest time fit first (largest load after), then area fit.
-                let score = (-bin.time_after(it), s, l);
-                let better = match &best {
-                    None => true,
-                    Some((bs, ..)) => score.0 < bs.0 || score.0 == bs.0 && (score.1, score.2) < (bs.1, bs.2),
-                };
-                if better {
-                    best = Some((score, b, x, y));
-                }
-            }
-        }
-        let (b, x, y) = match best {
-            Some((_, b, x, y)) => (b, x, y),
-            None => {
-                if bins.len() >= cap {
-                    return None;
-                }
-                bins.push(Bin::new(xbar.rows, xbar.cols));
-                (bins.len() - 1, 0, 0)
-            }
-        };
-        bins[b].place(it, x, y);
-        placements[k] = Placement {
-            crossbar: b as u32,
-            x,
-            y,
-        };
-    }
-    Some(Packing {
+    // Tightest time fit first (largest load after), then area fit.
+    place_in_order(
+        items,
         xbar,
-        crossbars: bins.len(),
-        placements,
-    })
+        rules,
+        &order,
+        cap,
+        Fit::ShortSide,
+        |bin, it, (s, l)| (-bin.time_after(it), s, l),
+    )
 }
 
 /// Contention-aware, locality-first: items in execution order; each goes to the admitting
@@ -441,60 +413,18 @@ pub fn timed(items: &[Item], xbar: Crossbar, rules: &Rules, cap: usize) -> Optio
 pub fn local(items: &[Item], xbar: Crossbar, rules: &Rules, cap: usize) -> Option<Packing> {
     let mut order: Vec<usize> = (0..items.len()).collect();
     order.sort_by_key(|&k| (items[k].layer, std::cmp::Reverse(items[k].cells()), k));
-    let mut bins: Vec<Bin> = Vec::new();
-    let mut placements = vec![
-        Placement {
-            crossbar: 0,
-            x: 0,
-            y: 0
-        };
-        items.len()
-    ];
-    for &k in &order {
-        let it = &items[k];
-        let mut best: Choice<(usize, f64, usize, usize)> = None;
-        for (b, bin) in bins.iter().enumerate() {
-            if !bin.admits(it, rules) {
-                continue;
-            }
-            if let Some((s, l, x, y)) = bin.best_fit(it) {
-                let last = bin.layers.last().copied().unwrap_or(0);
-                let score = (usize::MAX - last, -bin.time_after(it), s, l);
-                let better = match &best {
-                    None => true,
-                    Some((bs, ..)) => {
-                        score.0 < bs.0
-                            || score.0 == bs.0
-                                && (score.1 < bs.1 || score.1 == bs.1 && (score.2, score.3) < (bs.2, bs.3))
-                    }
-                };
-                if better {
-                    best = Some((score, b, x, y));
-                }
-            }
-        }
-        let (b, x, y) = match best {
-            Some((_, b, x, y)) => (b, x, y),
-            None => {
-                if bins.len() >= cap {
-                    return None;
-                }
-                bins.push(Bin::new(xbar.rows, xbar.cols));
-                (bins.len() - 1, 0, 0)
-            }
-        };
-        bins[b].place(it, x, y);
-        placements[k] = Placement {
-            crossbar: b as u32,
-            x,
-            y,
-        };
-    }
-    Some(Packing {
+    place_in_order(
+        items,
         xbar,
-        crossbars: bins.len(),
-        placements,
-    })
+        rules,
+        &order,
+        cap,
+        Fit::ShortSide,
+        |bin, it, (s, l)| {
+            let last = bin.layers.last().copied().unwrap_or(0);
+            (usize::MAX - last, -bin.time_after(it), s, l)
+        },
+    )
 }
 
 /// Improvement pass: repeatedly tries to empty the least-filled crossbar by moving each of
