@@ -191,11 +191,10 @@ pub fn compile(net: &Network, tau: TileLatency, opts: &CompileOptions) -> anyhow
         DuplicateMode::Area => area(&part, &timings, &pack_opts, opts)?,
         DuplicateMode::Auto => auto(&part, &timings, &preds, opts)?,
     };
-    finish(net, part, timings, copies, packing, &preds, opts)
+    finish(part, timings, copies, packing, &preds, opts)
 }
 
 fn finish(
-    net: &Network,
     part: Partition,
     timings: Vec<LayerTiming>,
     copies: Vec<u64>,
@@ -206,7 +205,6 @@ fn finish(
     let times: Vec<f64> = timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
     let it = items(&part, &copies, &times);
     let sim = run_sim(&it, &packing, &times, preds, opts.samples, false)?;
-    let _ = net;
     Ok(Compiled {
         options: *opts,
         partition: part,
@@ -476,8 +474,7 @@ fn staged(
     preds: &[Vec<usize>],
     opts: &CompileOptions,
 ) -> anyhow::Result<Option<(Vec<u64>, Packing)>> {
-    if opts.pack.rules.layer_threshold > 0 || opts.budget == 0 || std::env::var_os("RNC_NO_STAGES").is_some()
-    {
+    if opts.pack.rules.layer_threshold > 0 || opts.budget == 0 {
         return Ok(None);
     }
     type Settings = (usize, usize, &'static [f64], &'static [f64], &'static [f64]);

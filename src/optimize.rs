@@ -429,27 +429,7 @@ impl<'a> Problem<'a> {
                     break;
                 }
             }
-            let Some((st, xs)) = found else {
-                if std::env::var_os("RNC_DEBUG").is_some() {
-                    let (xs, t) = self.stage_copies(s.a, s.b, s.k)?;
-                    let cells: u64 = xs
-                        .iter()
-                        .enumerate()
-                        .map(|(j, &x)| x * self.timings[s.a + j].cells)
-                        .sum();
-                    eprintln!(
-                        "p={p:.0}: stage {}..={} k={} t={t:.0} cells={} ({:.2} xbars) copies {:?} tiles {:?} room {room}",
-                        s.a,
-                        s.b,
-                        s.k,
-                        cells,
-                        cells as f64 / self.part.options.xbar.cells() as f64,
-                        xs,
-                        (s.a..=s.b).map(|i| self.tiles(i)).collect::<Vec<_>>()
-                    );
-                }
-                return None;
-            };
+            let (st, xs) = found?;
             used += st.k;
             if used > self.budget {
                 return None;

@@ -29,6 +29,9 @@ pub enum Fit {
     Area,
     /// Lowest top edge, then leftmost.
     BottomLeft,
+    /// Farthest from the crossbar's far corner (cols, rows), then lowest, then leftmost:
+    /// the reference's rule, with both axes measured consistently.
+    FarCorner,
 }
 
 /// A crossbar under construction. Free space is kept as maximal empty rectangles (the
@@ -44,6 +47,9 @@ pub struct Bin {
     /// The slowest layer hosted and its time: with `Rules::exclusive_ns` it is the one heavy
     /// layer a crossbar may hold.
     pub slowest: Option<(usize, f64)>,
+    /// The crossbar's size (for distances to its far corner).
+    pub rows: usize,
+    pub cols: usize,
 }
 
 impl Bin {
@@ -60,6 +66,8 @@ impl Bin {
             time_ns: 0.0,
             used_cells: 0,
             slowest: None,
+            rows,
+            cols,
         }
     }
 
@@ -201,6 +209,10 @@ impl Bin {
                     Fit::ShortSide => (dw.min(dh), dw.max(dh), f.x, f.y),
                     Fit::Area => (f.w * f.h - item.rows * item.cols, dw.min(dh), f.x, f.y),
                     Fit::BottomLeft => (f.y + item.rows, f.x, f.x, f.y),
+                    Fit::FarCorner => {
+                        let (dx, dy) = (self.cols - f.x, self.rows - f.y);
+                        (usize::MAX - (dx * dx + dy * dy), f.y, f.x, f.y)
+                    }
                 }
             })
             .min()

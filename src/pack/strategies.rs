@@ -146,64 +146,8 @@ fn reference_order(
     order: &[usize],
     cap: usize,
 ) -> Option<Packing> {
-    let mut bins: Vec<Bin> = Vec::new();
-    let mut placements = vec![
-        Placement {
-            crossbar: 0,
-            x: 0,
-            y: 0
-        };
-        items.len()
-    ];
-    for &k in order {
-        let it = &items[k];
-        let far = |x: usize, y: usize| {
-            let dx = (xbar.cols - x) as f64;
-            let dy = (xbar.rows - y) as f64;
-            dx * dx + dy * dy
-        };
-        let mut chosen = None;
-        for (b, bin) in bins.iter().enumerate() {
-            if !bin.admits(it, rules) {
-                continue;
-            }
-            let best = bin
-                .free
-                .iter()
-                .filter(|f| f.w >= it.cols && f.h >= it.rows)
-                .max_by(|a, c| {
-                    far(a.x, a.y)
-                        .total_cmp(&far(c.x, c.y))
-                        .then(c.y.cmp(&a.y))
-                        .then(c.x.cmp(&a.x))
-                });
-            if let Some(f) = best {
-                chosen = Some((b, f.x, f.y));
-                break;
-            }
-        }
-        let (b, x, y) = match chosen {
-            Some(c) => c,
-            None => {
-                if bins.len() >= cap {
-                    return None;
-                }
-                bins.push(Bin::new(xbar.rows, xbar.cols));
-                (bins.len() - 1, 0, 0)
-            }
-        };
-        bins[b].place(it, x, y);
-        placements[k] = Placement {
-            crossbar: b as u32,
-            x,
-            y,
-        };
-    }
-    Some(Packing {
-        xbar,
-        crossbars: bins.len(),
-        placements,
-    })
+    // A constant score keeps the first opened crossbar that offers a fitting space.
+    place_in_order(items, xbar, rules, order, cap, Fit::FarCorner, |_, _, _| 0u8)
 }
 
 /// Greedy global best-short-side-fit in the given order.
