@@ -370,6 +370,10 @@ pub struct TrainConfig {
     /// Where to save the weights after every epoch (so a long run can be stopped).
     #[serde(skip)]
     pub checkpoint: Option<std::path::PathBuf>,
+    /// Weights to continue from instead of a fresh initialisation (recorded in the metadata
+    /// so shipped weights say how they were made).
+    #[serde(default)]
+    pub init: Option<std::path::PathBuf>,
 }
 
 impl Default for TrainConfig {
@@ -385,6 +389,7 @@ impl Default for TrainConfig {
             max_steps: 0,
             minutes: 0.0,
             checkpoint: None,
+            init: None,
         }
     }
 }
@@ -780,7 +785,10 @@ pub fn train(
         bail!("--epochs and --batch must be at least 1");
     }
     let start = std::time::Instant::now();
-    let mut net = Supernet::init(cfg.seed);
+    let mut net = match &cfg.init {
+        Some(path) => Supernet::load(path)?,
+        None => Supernet::init(cfg.seed),
+    };
     let mut rng = Rng::new(cfg.seed);
     let mut order: Vec<usize> = (0..data.train.len()).collect();
     rng.shuffle(&mut order);

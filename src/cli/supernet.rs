@@ -66,6 +66,9 @@ pub struct TrainArgs {
     /// Stop after this many steps (0 = train fully); for timing.
     #[arg(long, default_value_t = 0)]
     pub max_steps: usize,
+    /// Continue from these weights instead of a fresh initialisation.
+    #[arg(long, value_name = "FILE")]
+    pub init: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -160,6 +163,7 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
         max_steps: a.max_steps,
         minutes: a.minutes,
         checkpoint: Some(a.out.clone()),
+        init: a.init.clone(),
     };
     if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
