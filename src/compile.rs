@@ -278,8 +278,10 @@ fn area(
     pack_opts: &PackOptions,
     opts: &CompileOptions,
 ) -> anyhow::Result<(Vec<u64>, Packing)> {
+    // Feasibility probes use the sorted orders of the chosen packer without its genetic
+    // search: a single MaxRects order rejected periods that the search packs easily.
     let fast = PackOptions {
-        packer: pack::Packer::Maxrects,
+        generations: 0,
         ..*pack_opts
     };
     let ones = vec![1; timings.len()];

@@ -90,9 +90,10 @@ pub fn pack(items: &[Item], xbar: Crossbar, opts: &PackOptions) -> Result<Packin
             reference_order(items, xbar, &opts.rules, &order, cap)
         }
         Packer::Maxrects => greedy(items, xbar, &opts.rules, &sorted_order(items, 0), cap),
-        Packer::Search => {
-            search(items, xbar, opts, cap).map(|p| empty_crossbars(items, &p, &opts.rules, 4 * p.crossbars))
-        }
+        Packer::Search => search(items, xbar, opts, cap).map(|p| {
+            let p = empty_crossbars(items, &p, &opts.rules, 4 * p.crossbars);
+            ruin_and_recreate(items, &p, &opts.rules, opts.generations * 50, opts.seed)
+        }),
     };
     result.ok_or_else(|| does_not_fit(items, xbar, opts))
 }
@@ -447,6 +448,125 @@ pub fn empty_crossbars(items: &[Item], packing: &Packing, rules: &Rules, rounds:
             crossbars: p.crossbars - 1,
             placements: new_pl,
         };
+    }
+    p
+}
+
+/// Large-neighbourhood search ("ruin and recreate"): removes every tile of a nearly empty
+/// crossbar and of a few random others, and re-packs them from scratch into one crossbar
+/// fewer (a win) or into as many, keeping the result when it concentrates the cells (Σ fill²
+/// not lower, so the next nearly empty crossbar gets emptier). Rules are enforced by fresh
+/// [`Bin`]s, so every accepted state is valid. Never makes a packing worse; deterministic in
+/// `seed`.
+pub fn ruin_and_recreate(
+    items: &[Item],
+    packing: &Packing,
+    rules: &Rules,
+    iterations: usize,
+    seed: u64,
+) -> Packing {
+    let xbar = packing.xbar;
+    let mut p = packing.clone();
+    let mut rng = Rng::new(seed ^ 0x5151_7a7a_0b0b_c3c3);
+    let mut on: Vec<Vec<usize>> = vec![Vec::new(); p.crossbars];
+    let mut fill = vec![0u64; p.crossbars];
+    let rebuild = |p: &Packing, on: &mut Vec<Vec<usize>>, fill: &mut Vec<u64>| {
+        on.iter_mut().for_each(Vec::clear);
+        on.resize(p.crossbars, Vec::new());
+        fill.clear();
+        fill.resize(p.crossbars, 0);
+        for (k, pl) in p.placements.iter().enumerate() {
+            on[pl.crossbar as usize].push(k);
+            fill[pl.crossbar as usize] += items[k].cells();
+        }
+    };
+    rebuild(&p, &mut on, &mut fill);
+    let sq = |f: u64| (f as i128) * (f as i128);
+    let lower = items.iter().map(Item::cells).sum::<u64>().div_ceil(xbar.cells()) as usize;
+    // Stop after a long run of moves that change nothing (plateau moves do not count).
+    let mut idle = 0usize;
+    for _ in 0..iterations {
+        if p.crossbars < 2 || p.crossbars <= lower || idle > 400 {
+            break;
+        }
+        idle += 1;
+        // Target: one of the three least-filled crossbars; then 1–4 random others.
+        let mut by_fill: Vec<usize> = (0..p.crossbars).collect();
+        by_fill.sort_by_key(|&b| (fill[b], b));
+        let mut chosen = vec![by_fill[rng.below(3.min(by_fill.len()))]];
+        let extra = (1 + rng.below(4)).min(p.crossbars - 1);
+        while chosen.len() < 1 + extra {
+            let b = rng.below(p.crossbars);
+            if !chosen.contains(&b) {
+                chosen.push(b);
+            }
+        }
+        let ks: Vec<usize> = chosen.iter().flat_map(|&b| on[b].iter().copied()).collect();
+        let sub: Vec<Item> = ks.iter().map(|&k| items[k]).collect();
+        let before: i128 = chosen.iter().map(|&b| sq(fill[b])).sum();
+        // Orders: decreasing area, then perturbed ones.
+        let base = sorted_order(&sub, 0);
+        let mut orders = vec![base.clone(), sorted_order(&sub, 3)];
+        for _ in 0..4 {
+            let mut keys: Vec<f64> = vec![0.0; sub.len()];
+            for (r, &k) in base.iter().enumerate() {
+                keys[k] = r as f64 / sub.len() as f64 + rng.next_f64() * 0.5;
+            }
+            let mut o: Vec<usize> = (0..sub.len()).collect();
+            o.sort_by(|&a, &b| keys[a].total_cmp(&keys[b]).then(a.cmp(&b)));
+            orders.push(o);
+        }
+        let mut best: Option<(usize, i128, Packing)> = None;
+        'outer: for m in [chosen.len() - 1, chosen.len()] {
+            for o in &orders {
+                for fit in [Fit::ShortSide, Fit::BottomLeft] {
+                    let Some(q) = greedy_fit(&sub, xbar, rules, o, m, fit) else {
+                        continue;
+                    };
+                    let mut f = vec![0u64; q.crossbars];
+                    for (it, pl) in sub.iter().zip(&q.placements) {
+                        f[pl.crossbar as usize] += it.cells();
+                    }
+                    let after: i128 = f.iter().map(|&v| sq(v)).sum();
+                    if best
+                        .as_ref()
+                        .is_none_or(|(bm, ba, _)| (q.crossbars, -after) < (*bm, -*ba))
+                    {
+                        best = Some((q.crossbars, after, q));
+                    }
+                }
+            }
+            if best.as_ref().is_some_and(|(bm, ..)| *bm < chosen.len()) {
+                break 'outer;
+            }
+        }
+        let Some((used, after, q)) = best else { continue };
+        if used == chosen.len() && after < before {
+            continue;
+        }
+        if used < chosen.len() || after > before {
+            idle = 0;
+        }
+        // Sub-crossbar j maps to chosen[j]; chosen crossbars left empty are removed.
+        for (k, pl) in ks.iter().zip(&q.placements) {
+            p.placements[*k] = Placement {
+                crossbar: chosen[pl.crossbar as usize] as u32,
+                x: pl.x,
+                y: pl.y,
+            };
+        }
+        if used < chosen.len() {
+            let mut gone: Vec<usize> = chosen[used..].to_vec();
+            gone.sort_unstable();
+            let remap: Vec<u32> = (0..p.crossbars)
+                .map(|b| (b - gone.partition_point(|&g| g < b)) as u32)
+                .collect();
+            for pl in &mut p.placements {
+                pl.crossbar = remap[pl.crossbar as usize];
+            }
+            p.crossbars -= gone.len();
+        }
+        rebuild(&p, &mut on, &mut fill);
     }
     p
 }
