@@ -375,6 +375,9 @@ fn auto(
     {
         cands.push(r);
     }
+    if let Some(r) = spread(part, timings, preds, opts)? {
+        cands.push(r);
+    }
     if opts.effort != Effort::Fast || cands.is_empty() {
         cands.push(contention_aware(part, timings, preds, opts)?);
     }
@@ -421,7 +424,7 @@ fn private(
     };
     let lights: &[f64] = match opts.effort {
         Effort::Fast => &[f64::INFINITY],
-        Effort::Default => &[f64::INFINITY],
+        Effort::Default => &[f64::INFINITY, 20e3, 5e3],
         Effort::Max => &[f64::INFINITY, 40e3, 20e3, 10e3, 5e3, 2e3],
     };
     for &nheavy in heavies {
@@ -431,17 +434,35 @@ fn private(
             .copied()
             .unwrap_or(0.0)
             .max(1e-9);
-        for &light_ns in lights {
-            let period = f64::INFINITY;
+        // Period caps: Σ t_i alone leaves the slowest layer slow, but latency for N samples
+        // is about Σ t_i + (N − 1)·max t_i, so capping max t_i trades one for the other.
+        let caps: &[f64] = match opts.effort {
+            Effort::Fast => &[1.0],
+            _ => &[1.0, 0.85, 0.7, 0.55, 0.4, 0.3],
+        };
+        let mut uncapped_max = f64::INFINITY;
+        for (&light_ns, &cap) in lights.iter().flat_map(|l| caps.iter().map(move |c| (l, c))) {
+            let period = if cap >= 1.0 {
+                f64::INFINITY
+            } else {
+                cap * uncapped_max
+            };
             // Largest heavy allowance that still packs with the light tiles.
             let try_nh = |nh: usize| {
                 pr.copies(period, heavy_ns, nh, light_ns)
                     .and_then(|c| pr.pack(&c, heavy_ns, None).map(|p| (c, p)))
             };
+            // The least heavy allowance: every heavy layer at the copies the cap needs.
+            let Some(need) = duplicate::copies_for_period(timings, period) else {
+                continue;
+            };
             let base: usize = (0..timings.len())
                 .filter(|&i| t1[i] >= heavy_ns)
-                .map(|i| timings[i].tiles.len())
+                .map(|i| timings[i].tiles.len() * need[i] as usize)
                 .sum();
+            if base > opts.budget {
+                continue;
+            }
             let Some(first) = try_nh(base) else { continue };
             let (mut lo, mut hi) = (base, opts.budget);
             let mut found = Some(first);
@@ -459,6 +480,9 @@ fn private(
                 continue;
             };
             let times: Vec<f64> = timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
+            if cap >= 1.0 {
+                uncapped_max = times.iter().copied().fold(0.0, f64::max);
+            }
             let lat = run_sim(&it, &packing, &times, preds, opts.samples, false)?.latency_ns;
             if best.as_ref().is_none_or(|b| lat < b.2) {
                 best = Some((copies, packing, lat));
@@ -798,4 +822,233 @@ impl Evaluator {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Time-dense layers spread over a shared tier of crossbars. Serial depthwise layers carry
+/// most of the work on a few percent of the cells, so private crossbars waste their area and
+/// cap their copies. Here each of the `m` densest layers (work per cell) gets a copy tile on
+/// nearly every crossbar of a tier of `h`: the tier then serves every dense layer of a sample
+/// in turn and its load per sample is about Σ work / h, whatever the order of service. The
+/// other layers go to the remaining crossbars (one copy, then copies for the slowest while
+/// they fit), spilling onto the tier's spare cells only when the budget runs out.
+fn spread(
+    part: &Partition,
+    timings: &[LayerTiming],
+    preds: &[Vec<usize>],
+    opts: &CompileOptions,
+) -> anyhow::Result<Option<(Vec<u64>, Packing)>> {
+    if opts.pack.rules.layer_threshold > 0 || opts.budget == 0 || opts.effort == Effort::Fast {
+        return Ok(None);
+    }
+    let n = timings.len();
+    let work: Vec<f64> = timings
+        .iter()
+        .map(|t| t.tiles.iter().map(|&(tau, c)| tau * c as f64).sum())
+        .collect();
+    let mut dense: Vec<usize> = (0..n).collect();
+    let density = |i: usize| work[i] / timings[i].cells.max(1) as f64;
+    dense.sort_by(|&a, &b| density(b).total_cmp(&density(a)).then(a.cmp(&b)));
+    let (ms, hs): (&[usize], &[f64]) = match opts.effort {
+        Effort::Fast => (&[], &[]),
+        Effort::Default => (&[8, 11, 14, 17], &[0.3, 0.4, 0.5, 0.65]),
+        Effort::Max => (
+            &[6, 8, 10, 11, 12, 14, 16, 20],
+            &[0.35, 0.45, 0.55, 0.65, 0.75, 0.85],
+        ),
+    };
+    let mut best: Option<(Vec<u64>, Packing, f64)> = None;
+    for &m in ms {
+        let heavy: Vec<bool> = {
+            let mut v = vec![false; n];
+            dense.iter().take(m.min(n)).for_each(|&i| v[i] = true);
+            v
+        };
+        for &hf in hs {
+            let h = ((hf * opts.budget as f64) as usize).max(1);
+            if let Some((copies, packing)) = spread_one(part, timings, &heavy, h, opts) {
+                let times: Vec<f64> = timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
+                let it = items(part, &copies, &times);
+                let lat = run_sim(&it, &packing, &times, preds, opts.samples, false)?.latency_ns;
+                if best.as_ref().is_none_or(|b| lat < b.2) {
+                    best = Some((copies, packing, lat));
+                }
+            }
+        }
+    }
+    Ok(best.map(|(c, p, _)| (c, p)))
+}
+
+/// One spread mapping with dense layers `heavy` on a tier of `h` crossbars (None if it does
+/// not fit the budget).
+fn spread_one(
+    part: &Partition,
+    timings: &[LayerTiming],
+    heavy: &[bool],
+    h: usize,
+    opts: &CompileOptions,
+) -> Option<(Vec<u64>, Packing)> {
+    let xbar = part.options.xbar;
+    let rules = Rules {
+        layer_threshold: 0.min(opts.pack.rules.layer_threshold),
+        ..opts.pack.rules
+    };
+    let n = timings.len();
+    let k = |i: usize| part.layers[i].tiles.len().max(1);
+    let mut copies: Vec<u64> = (0..n)
+        .map(|i| {
+            if heavy[i] {
+                ((h / k(i)) as u64).clamp(1, timings[i].max_copies())
+            } else {
+                1
+            }
+        })
+        .collect();
+    // Place the tier; a layer whose copies do not all fit loses copies until they do.
+    let mut tier: Vec<pack::Bin>;
+    let mut at: Vec<Vec<Vec<(usize, usize, usize)>>>; // [layer][copy][tile] → (bin, x, y)
+    let mut order: Vec<usize> = (0..n).filter(|&i| heavy[i]).collect();
+    // Larger tiles first: they are the hard ones to fit.
+    order.sort_by_key(|&i| std::cmp::Reverse(part.layers[i].tiles.iter().map(|t| t.rows * t.cols).max()));
+    'retry: for _ in 0..12 {
+        tier = (0..h).map(|_| pack::Bin::new(xbar.rows, xbar.cols)).collect();
+        at = vec![Vec::new(); n];
+        let mut cursor = 0usize;
+        for &i in &order {
+            let lp = &part.layers[i];
+            for c in 0..copies[i] as usize {
+                let mut spots = Vec::with_capacity(lp.tiles.len());
+                for t in &lp.tiles {
+                    let it = Item {
+                        layer: i,
+                        copy: c,
+                        tile: t.index,
+                        rows: t.rows,
+                        cols: t.cols,
+                        time_ns: 0.0,
+                    };
+                    let found = (0..h).map(|j| (cursor + j) % h).find_map(|b| {
+                        if !tier[b].admits(&it, &rules) {
+                            return None;
+                        }
+                        tier[b].best_fit(&it).map(|(_, _, x, y)| (b, x, y))
+                    });
+                    let Some((b, x, y)) = found else {
+                        // Not all copies fit: fewer copies of this layer, start again.
+                        let placed = c as u64;
+                        copies[i] = (placed.max(1) * 9 / 10).max(1).min(copies[i] - 1).max(1);
+                        if copies[i] == 1 && placed == 0 {
+                            return None;
+                        }
+                        continue 'retry;
+                    };
+                    tier[b].place(&it, x, y);
+                    spots.push((b, x, y));
+                    cursor = (b + 1) % h;
+                }
+                at[i].push(spots);
+            }
+        }
+        // The rest: one copy each on crossbars after the tier, then spare copies.
+        let mut bins = tier;
+        let light: Vec<usize> = (0..n).filter(|&i| !heavy[i]).collect();
+        let place_copy = |bins: &mut Vec<pack::Bin>, i: usize, c: usize, allow_tier: bool| {
+            let lp = &part.layers[i];
+            let mut spots = Vec::new();
+            let mut trial = bins.clone();
+            for t in &lp.tiles {
+                let it = Item {
+                    layer: i,
+                    copy: c,
+                    tile: t.index,
+                    rows: t.rows,
+                    cols: t.cols,
+                    time_ns: 0.0,
+                };
+                let start = if allow_tier { 0 } else { h.min(trial.len()) };
+                let mut choice: Option<((usize, usize), usize, usize, usize)> = None;
+                for (b, bin) in trial.iter().enumerate().skip(start) {
+                    if bin.admits(&it, &rules)
+                        && let Some((s, l, x, y)) = bin.best_fit(&it)
+                        && choice.is_none_or(|(q, ..)| (s, l) < q)
+                    {
+                        choice = Some(((s, l), b, x, y));
+                    }
+                }
+                let (b, x, y) = match choice {
+                    Some((_, b, x, y)) => (b, x, y),
+                    None if trial.len() < opts.budget => {
+                        trial.push(pack::Bin::new(xbar.rows, xbar.cols));
+                        (trial.len() - 1, 0, 0)
+                    }
+                    None => return None,
+                };
+                trial[b].place(&it, x, y);
+                spots.push((b, x, y));
+            }
+            *bins = trial;
+            Some(spots)
+        };
+        let mut big: Vec<usize> = light.clone();
+        big.sort_by_key(|&i| std::cmp::Reverse((timings[i].cells, i)));
+        for &i in &big {
+            let spots = place_copy(&mut bins, i, 0, false).or_else(|| place_copy(&mut bins, i, 0, true))?;
+            at[i].push(spots);
+        }
+        // Spare room: a copy for the layer whose time falls most, off the tier only.
+        loop {
+            let pick = light
+                .iter()
+                .copied()
+                .filter(|&i| copies[i] < timings[i].max_copies())
+                .max_by(|&a, &b| {
+                    let gain = |i: usize| timings[i].time(copies[i]) - timings[i].time(copies[i] + 1);
+                    gain(a).total_cmp(&gain(b)).then(b.cmp(&a))
+                });
+            let Some(i) = pick else { break };
+            if timings[i].time(copies[i]) <= timings[i].time(copies[i] + 1) {
+                break;
+            }
+            match place_copy(&mut bins, i, copies[i] as usize, false) {
+                Some(spots) => {
+                    at[i].push(spots);
+                    copies[i] += 1;
+                }
+                None => break,
+            }
+        }
+        let mut placements = Vec::new();
+        for lp_at in &at {
+            for copy in lp_at {
+                for &(b, x, y) in copy {
+                    placements.push(pack::Placement {
+                        crossbar: b as u32,
+                        x,
+                        y,
+                    });
+                }
+            }
+        }
+        // Drop tier crossbars left empty and renumber.
+        let used: Vec<bool> = bins.iter().map(|b| b.tiles > 0).collect();
+        let mut remap = vec![0u32; bins.len()];
+        let mut next = 0u32;
+        for (b, &u) in used.iter().enumerate() {
+            remap[b] = next;
+            if u {
+                next += 1;
+            }
+        }
+        for p in &mut placements {
+            p.crossbar = remap[p.crossbar as usize];
+        }
+        return Some((
+            copies,
+            Packing {
+                xbar,
+                crossbars: next as usize,
+                placements,
+            },
+        ));
+    }
+    None
 }
