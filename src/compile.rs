@@ -1140,7 +1140,7 @@ pub fn fill_spare(
                 cols: t.cols,
                 time_ns: 0.0,
             };
-            let mut choice: Option<((usize, usize, usize), usize, usize, usize)> = None;
+            let mut choice: pack::strategies::Choice<(usize, usize, usize)> = None;
             for (b, bin) in trial.iter().enumerate() {
                 if bin.admits(&it, rules)
                     && let Some((s, l, x, y)) = bin.best_fit(&it)
