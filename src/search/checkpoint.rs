@@ -177,9 +177,14 @@ impl Checkpoint {
     /// Reads and sanity-checks a checkpoint (a damaged or edited file is a clear error).
     pub fn load(path: &Path) -> anyhow::Result<Checkpoint> {
         let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let cp: Checkpoint = serde_json::from_slice(&text)
-            .with_context(|| format!("{} is not an rnc search checkpoint", path.display()))?;
-        let bad = |why: String| anyhow::anyhow!("{} is damaged: {why}", path.display());
+        Checkpoint::from_slice(&text, &path.display().to_string())
+    }
+
+    /// Parses and sanity-checks checkpoint bytes; `file` names them in errors.
+    pub fn from_slice(text: &[u8], file: &str) -> anyhow::Result<Checkpoint> {
+        let cp: Checkpoint = serde_json::from_slice(text)
+            .with_context(|| format!("{file} is not an rnc search checkpoint"))?;
+        let bad = |why: String| anyhow::anyhow!("{file} is damaged: {why}");
         if cp.format != FORMAT {
             return Err(bad(format!(
                 "format {} (this rnc reads format {FORMAT})",
