@@ -24,6 +24,19 @@ const MAX_COMPILE_LAYERS: usize = 200;
 /// Networks whose partition would exceed this many tiles are not partitioned at all.
 const MAX_PARTITION_TILES: u64 = 200_000;
 
+/// A user error is one line, as `rnc` prints it (every cause joined with ": ").
+fn one_line<E: std::fmt::Display>(what: &str, e: E) {
+    let msg = e.to_string();
+    assert!(!msg.trim().is_empty(), "{what}: empty error message");
+    assert!(!msg.contains('\n'), "{what}: multi-line error: {msg}");
+}
+
+fn one_line_chain(what: &str, e: &anyhow::Error) {
+    for cause in e.chain() {
+        one_line(what, cause);
+    }
+}
+
 fn split(data: &[u8]) -> Vec<&[u8]> {
     data.split(|&b| b == SEP).collect()
 }
@@ -134,8 +147,12 @@ pub fn simconfig(data: &[u8]) {
         .collect();
     let overrides: Vec<(&str, &str)> = sets.iter().filter_map(|s| s.split_once('=')).collect();
     for (text, source) in [(&*text, "fuzz.ini"), (DEFAULT_SIMCONFIG, DEFAULT_SOURCE)] {
-        let Ok(hw) = HwConfig::parse_with_overrides(text, source, &overrides) else {
-            continue;
+        let hw = match HwConfig::parse_with_overrides(text, source, &overrides) {
+            Ok(hw) => hw,
+            Err(e) => {
+                one_line("SimConfig.ini", e);
+                continue;
+            }
         };
         let xb = hw.crossbar();
         assert!(xb.rows >= 1 && xb.cols >= 1, "empty crossbar {xb:?}");
@@ -167,10 +184,7 @@ pub fn onnx(data: &[u8]) {
                 downstream(&imp.network, Crossbar::default(), &simple_tau);
                 break;
             }
-            Err(e) => {
-                let msg = e.to_string();
-                assert!(!msg.contains('\n'), "multi-line ONNX error: {msg}");
-            }
+            Err(e) => one_line("ONNX", e),
         }
     }
 }
@@ -180,8 +194,9 @@ pub fn genome(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(g) = Genome::from_json(text) else {
-        return;
+    let g = match Genome::from_json(text) {
+        Ok(g) => g,
+        Err(e) => return one_line("genome", e),
     };
     let canon = g.canonical();
     assert_eq!(canon.canonical(), canon, "canonical() is not idempotent");
@@ -206,8 +221,9 @@ pub fn genome(data: &[u8]) {
 /// `checkpoint.json`, optionally followed by NUL and the `evolution.csv` a resume reads.
 pub fn checkpoint(data: &[u8]) {
     let parts = split(data);
-    let Ok(cp) = Checkpoint::from_slice(parts[0], "checkpoint.json") else {
-        return;
+    let cp = match Checkpoint::from_slice(parts[0], "checkpoint.json") {
+        Ok(cp) => cp,
+        Err(e) => return one_line_chain("checkpoint", &e),
     };
     assert_eq!(cp.settings.difference(&cp.settings), None);
     let bytes = serde_json::to_vec(&cp).expect("checkpoints serialise");
@@ -217,10 +233,11 @@ pub fn checkpoint(data: &[u8]) {
     for m in &cp.population {
         let _ = m.genome.canonical();
     }
-    if let Some(ev) = parts.get(1)
-        && let Ok(kept) = crate::search::evolution_rows(ev.to_vec(), "evolution.csv", &cp)
-    {
-        assert!(ev.starts_with(&kept), "resume keeps a prefix");
+    if let Some(ev) = parts.get(1) {
+        match crate::search::evolution_rows(ev.to_vec(), "evolution.csv", &cp) {
+            Ok(kept) => assert!(ev.starts_with(&kept), "resume keeps a prefix"),
+            Err(e) => one_line_chain("evolution.csv", &e),
+        }
     }
 }
 
@@ -240,8 +257,10 @@ pub fn cli_files(data: &[u8]) {
         3 => report_folder(rest, &["summary.json", "partition.json", "pack.csv", "trace.csv"]),
         4 => report_folder(rest, &["evolution.csv", "pareto.json"]),
         _ => {
-            if let Ok(line) = std::str::from_utf8(rest) {
-                let _ = crate::accuracy::external::parse_answer(line);
+            if let Ok(line) = std::str::from_utf8(rest)
+                && let Err(e) = crate::accuracy::external::parse_answer(line)
+            {
+                one_line("evaluator answer", e);
             }
         }
     }
@@ -251,10 +270,13 @@ fn predictor_json(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Ok(p) = Predictor::from_json(text) {
-        for g in [Genome::smallest(), Genome::largest()] {
-            let _ = p.predict(&g);
+    match Predictor::from_json(text) {
+        Ok(p) => {
+            for g in [Genome::smallest(), Genome::largest()] {
+                let _ = p.predict(&g);
+            }
         }
+        Err(e) => one_line_chain("predictor", &e),
     }
 }
 
@@ -262,8 +284,9 @@ fn measured(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(samples) = predictor::parse_samples(text, "measured.jsonl") else {
-        return;
+    let samples = match predictor::parse_samples(text, "measured.jsonl") {
+        Ok(s) => s,
+        Err(e) => return one_line_chain("measured subnets", &e),
     };
     for s in &samples {
         assert!((0.0..=1.0).contains(&s.accuracy));
@@ -285,9 +308,12 @@ fn measured(data: &[u8]) {
 
 fn idx(data: &[u8]) {
     for rank in [1, 3] {
-        if let Ok(i) = crate::accuracy::data::parse_idx(data, rank) {
-            assert_eq!(i.dims.len(), rank);
-            assert_eq!(i.data.len(), i.dims.iter().product::<usize>());
+        match crate::accuracy::data::parse_idx(data, rank) {
+            Ok(i) => {
+                assert_eq!(i.dims.len(), rank);
+                assert_eq!(i.data.len(), i.dims.iter().product::<usize>());
+            }
+            Err(e) => one_line("IDX", e),
         }
     }
 }
@@ -315,7 +341,7 @@ fn report_folder(data: &[u8], names: &[&str]) {
                 let _ = crate::html::search_report(&d);
             }
         }
-        Err(_) => {}
+        Err(e) => one_line_chain("report folder", &e),
     }
 }
 
