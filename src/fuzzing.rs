@@ -12,8 +12,10 @@ use crate::hardware::{DEFAULT_SIMCONFIG, DEFAULT_SOURCE, HwConfig};
 use crate::network::ofa::{self, Genome};
 use crate::network::onnx::{self, OnnxOptions};
 use crate::network::{ConvSpec, Network, NetworkBuilder};
+use crate::pack::{PackOptions, Packer};
 use crate::partition::{self, Crossbar, PartitionOptions};
 use crate::search::checkpoint::Checkpoint;
+use std::sync::OnceLock;
 
 /// Separates the parts of a multi-file input (no text format rnc reads contains NUL).
 pub const SEP: u8 = 0;
@@ -98,11 +100,17 @@ fn downstream(net: &Network, xbar: Crossbar, tau: compile::TileLatency) {
     if tiles > MAX_COMPILE_TILES || net.layers.len() > MAX_COMPILE_LAYERS {
         return;
     }
+    // The greedy packer: the genetic one costs tens of milliseconds an input.
     let opts = CompileOptions {
         partition: popts,
         find_solution: true,
         samples: 2,
         effort: Effort::Fast,
+        pack: PackOptions {
+            packer: Packer::Maxrects,
+            generations: 0,
+            ..PackOptions::default()
+        },
         ..CompileOptions::default()
     };
     // Pack errors (e.g. a tile larger than any rule allows) are fine; panics are not.
@@ -207,7 +215,8 @@ pub fn genome(data: &[u8]) {
         Ok(&g),
         "genome JSON round trip"
     );
-    let p = Predictor::shipped().predict(&g);
+    static SHIPPED: OnceLock<Predictor> = OnceLock::new();
+    let p = SHIPPED.get_or_init(Predictor::shipped).predict(&g);
     assert!(p.is_finite(), "predicted accuracy {p}");
     let net = ofa::build(&g, 32, 10).expect("a valid genome builds at 32x32");
     assert_eq!(
