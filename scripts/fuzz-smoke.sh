@@ -24,7 +24,7 @@ for t in "${targets[@]}"; do
     status=0
     cargo +nightly fuzz run "$t" "$scratch" "corpus/$t" -- \
         -max_total_time="$secs" -rss_limit_mb=2048 -timeout=30 >"$log" 2>&1 || status=$?
-    grep -E '^#[0-9]+ +DONE' "$log" || true
+    grep -E '^#[0-9]+[[:space:]]+DONE' "$log" || true
     if [ "$status" != 0 ]; then
         tail -n 40 "$log" >&2
     fi
