@@ -352,6 +352,7 @@ fn report_folder(data: &[u8], names: &[&str]) {
         }
         Err(e) => one_line_chain("report folder", &e),
     }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// One scratch folder per process and thread, emptied before each use.
