@@ -8,6 +8,8 @@ pub mod accuracy;
 pub mod compile;
 pub mod duplicate;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hardware;
 pub mod html;
 pub mod network;

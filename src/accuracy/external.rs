@@ -245,7 +245,7 @@ fn kill_group(child: &mut Child) {
 }
 
 /// One answer line parsed: `(id, accuracy value as given)`.
-fn parse_answer(line: &str) -> Result<(u64, serde_json::Value), String> {
+pub(crate) fn parse_answer(line: &str) -> Result<(u64, serde_json::Value), String> {
     let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
     let obj = v.as_object().ok_or("not a JSON object")?;
     let id = obj

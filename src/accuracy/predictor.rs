@@ -129,23 +129,23 @@ pub struct Sample {
 /// Reads JSON lines `{"genome":{…},"accuracy":0.9,…}` (as written by `rnc supernet measure`).
 pub fn read_samples(path: &Path) -> anyhow::Result<Vec<Sample>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    parse_samples(&text, &path.display().to_string())
+}
+
+/// [`read_samples`] on the file's text; `file` names it in errors.
+pub fn parse_samples(text: &str, file: &str) -> anyhow::Result<Vec<Sample>> {
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let s: Sample = serde_json::from_str(line)
-            .with_context(|| format!("{}:{}: not a measured subnet", path.display(), n + 1))?;
+        let s: Sample =
+            serde_json::from_str(line).with_context(|| format!("{file}:{}: not a measured subnet", n + 1))?;
         s.genome
             .validate()
-            .with_context(|| format!("{}:{}: invalid genome", path.display(), n + 1))?;
+            .with_context(|| format!("{file}:{}: invalid genome", n + 1))?;
         if !(0.0..=1.0).contains(&s.accuracy) {
-            bail!(
-                "{}:{}: accuracy {} is not in 0..1",
-                path.display(),
-                n + 1,
-                s.accuracy
-            );
+            bail!("{file}:{}: accuracy {} is not in 0..1", n + 1, s.accuracy);
         }
         out.push(s);
     }

@@ -158,6 +158,21 @@ impl HwConfig {
     ) -> Result<HwConfig, ConfigError> {
         let mut raw = ini::RawIni::parse(text, source)?;
         for (key, value) in overrides {
+            // A file line cannot hold a line break, and error messages quote keys and values.
+            if key
+                .chars()
+                .chain(value.chars())
+                .any(|c| c.is_control() && c != '\t')
+            {
+                return Err(ConfigError::Syntax {
+                    file: source.to_string(),
+                    problem: format!(
+                        "cannot set \"{}={}\": keys and values cannot contain line breaks or control characters",
+                        key.escape_debug(),
+                        value.escape_debug()
+                    ),
+                });
+            }
             let (section, key) = match key.rsplit_once('/') {
                 Some((s, k)) => (s.trim().to_string(), k.trim()),
                 None => {

@@ -23,8 +23,15 @@ pub(crate) mod exact {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
         let t = String::deserialize(d)?;
-        t.parse()
-            .map_err(|_| D::Error::custom(format!("'{t}' is not a number")))
+        t.parse().map_err(|_| D::Error::custom(not_a_number(&t)))
+    }
+
+    /// The error for a bad number: the text escaped (a damaged file may hold line breaks) and
+    /// shortened, so the message stays one readable line.
+    pub(super) fn not_a_number(t: &str) -> String {
+        let short: String = t.chars().take(40).collect();
+        let more = if short.len() < t.len() { "…" } else { "" };
+        format!("'{}{more}' is not a number", short.escape_debug())
     }
 
     /// The same for `Option<f64>` (`null` = none).
@@ -44,7 +51,7 @@ pub(crate) mod exact {
                 Some(t) => t
                     .parse()
                     .map(Some)
-                    .map_err(|_| D::Error::custom(format!("'{t}' is not a number"))),
+                    .map_err(|_| D::Error::custom(super::not_a_number(&t))),
             }
         }
     }
@@ -177,9 +184,14 @@ impl Checkpoint {
     /// Reads and sanity-checks a checkpoint (a damaged or edited file is a clear error).
     pub fn load(path: &Path) -> anyhow::Result<Checkpoint> {
         let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let cp: Checkpoint = serde_json::from_slice(&text)
-            .with_context(|| format!("{} is not an rnc search checkpoint", path.display()))?;
-        let bad = |why: String| anyhow::anyhow!("{} is damaged: {why}", path.display());
+        Checkpoint::from_slice(&text, &path.display().to_string())
+    }
+
+    /// Parses and sanity-checks checkpoint bytes; `file` names them in errors.
+    pub fn from_slice(text: &[u8], file: &str) -> anyhow::Result<Checkpoint> {
+        let cp: Checkpoint = serde_json::from_slice(text)
+            .with_context(|| format!("{file} is not an rnc search checkpoint"))?;
+        let bad = |why: String| anyhow::anyhow!("{file} is damaged: {why}");
         if cp.format != FORMAT {
             return Err(bad(format!(
                 "format {} (this rnc reads format {FORMAT})",

@@ -450,17 +450,19 @@ fn append_rows(buf: &mut Vec<u8>, rows: &[Row]) -> anyhow::Result<()> {
 /// The evolution.csv of a checkpointed run: its rows up to the checkpoint's generation, which
 /// must be exactly the candidates 0..next_id (rows of an unfinished generation are dropped).
 fn evolution_for(path: &std::path::Path, cp: &Checkpoint) -> anyhow::Result<Vec<u8>> {
-    let mut bytes = std::fs::read(path).with_context(|| {
+    let bytes = std::fs::read(path).with_context(|| {
         format!(
             "--resume: cannot read {} (it holds the search history)",
             path.display()
         )
     })?;
+    evolution_rows(bytes, &path.display().to_string(), cp)
+}
+
+/// [`evolution_for`] on the file's bytes; `file` names it in errors.
+pub(crate) fn evolution_rows(mut bytes: Vec<u8>, file: &str, cp: &Checkpoint) -> anyhow::Result<Vec<u8>> {
     let mismatch = |why: String| {
-        anyhow::anyhow!(
-            "--resume: {} does not match its checkpoint.json ({why}); cannot continue",
-            path.display()
-        )
+        anyhow::anyhow!("--resume: {file} does not match its checkpoint.json ({why}); cannot continue")
     };
     if !bytes.starts_with(EVOLUTION_HEADER.as_bytes()) {
         return Err(mismatch("unexpected header".into()));
