@@ -25,3 +25,6 @@ fi
 cargo test --release --all-targets
 # The supernet (burn) is behind the `train` feature.
 cargo test --release --all-targets --features train
+# Coverage-guided fuzzing: every target 20 s on its committed corpus (nightly + cargo-fuzz;
+# without them the script replays the corpora, which cargo test above already did).
+scripts/fuzz-smoke.sh 20
