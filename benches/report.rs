@@ -54,6 +54,7 @@ fn main() {
         samples,
         schedule: Schedule::Dag,
         effort: Effort::Fast,
+        min_efficiency: 0.0,
         find_solution: false,
     };
     let c = compile(&net, &tau, &o).expect("compile");

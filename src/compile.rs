@@ -38,6 +38,9 @@ pub struct CompileOptions {
     pub samples: usize,
     pub schedule: Schedule,
     pub effort: Effort,
+    /// `--duplicate auto` keeps the fastest mapping whose contention efficiency (ideal /
+    /// simulated latency) is at least this (0 = fastest overall).
+    pub min_efficiency: f64,
 }
 
 impl Default for CompileOptions {
@@ -51,6 +54,7 @@ impl Default for CompileOptions {
             samples: 8,
             schedule: Schedule::Dag,
             effort: Effort::Default,
+            min_efficiency: 0.0,
         }
     }
 }
@@ -399,7 +403,7 @@ fn auto(
     if opts.effort != Effort::Fast || cands.is_empty() {
         cands.push(contention_aware(part, timings, preds, opts)?);
     }
-    let mut best: Option<((Vec<u64>, Packing), f64)> = None;
+    let mut best: Option<((Vec<u64>, Packing), (f64, f64))> = None;
     // Each candidate also with its spare area turned into copies (kept only where the
     // simulation says it is faster: extra copies also add load to shared crossbars).
     if opts.effort != Effort::Fast {
@@ -412,9 +416,17 @@ fn auto(
     for (copies, packing) in cands {
         let times: Vec<f64> = timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
         let it = items(part, &copies, &times);
-        let lat = run_sim(&it, &packing, &times, preds, opts.samples, false)?.latency_ns;
-        if best.as_ref().is_none_or(|b| lat < b.1) {
-            best = Some(((copies, packing), lat));
+        let sim = run_sim(&it, &packing, &times, preds, opts.samples, false)?;
+        // Below the efficiency floor a mapping only wins when none reaches it (then the most
+        // efficient one does).
+        let eff = sim.ideal_latency_ns / sim.latency_ns.max(f64::MIN_POSITIVE);
+        let key = if eff + 1e-12 >= opts.min_efficiency {
+            (0.0, sim.latency_ns)
+        } else {
+            (1.0, -eff)
+        };
+        if best.as_ref().is_none_or(|b| key < b.1) {
+            best = Some(((copies, packing), key));
         }
     }
     best.map(|b| b.0)

@@ -106,6 +106,7 @@ fn downstream(net: &Network, xbar: Crossbar, tau: compile::TileLatency) {
         find_solution: true,
         samples: 2,
         effort: Effort::Fast,
+        min_efficiency: 0.0,
         pack: PackOptions {
             packer: Packer::Maxrects,
             generations: 0,

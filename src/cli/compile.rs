@@ -54,6 +54,10 @@ pub struct CompileArgs {
     /// Precedence: dag (data dependences) or chain (execution order, as the reference).
     #[arg(long, value_enum, default_value_t = Schedule::Dag)]
     pub schedule: Schedule,
+    /// With `--duplicate auto`: the fastest mapping whose contention efficiency (ideal /
+    /// simulated latency) is at least E (0..1; 0 = the fastest overall).
+    #[arg(long, value_name = "E", default_value_t = 0.0, value_parser = efficiency_arg)]
+    pub min_efficiency: f64,
     /// Optimizer effort.
     #[arg(long, value_enum, default_value_t = Effort::Default)]
     pub effort: Effort,
@@ -134,6 +138,7 @@ pub fn run(a: CompileArgs) -> anyhow::Result<()> {
         samples: a.samples,
         schedule: a.schedule,
         effort: a.effort,
+        min_efficiency: a.min_efficiency,
     };
     if !a.budget_sweep.is_empty() {
         println!(
@@ -269,5 +274,12 @@ fn compile_split(
         (Some(c), _) => Ok(c),
         (None, Some(e)) => Err(e),
         (None, None) => anyhow::bail!("no depth split was tried"),
+    }
+}
+
+fn efficiency_arg(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("'{s}' is not a contention efficiency between 0 and 1")),
     }
 }

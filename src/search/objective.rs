@@ -66,6 +66,7 @@ pub fn search_evaluator(
         samples: SAMPLES,
         schedule: Schedule::Dag,
         effort,
+        min_efficiency: 0.0,
     };
     Evaluator::new(hw, 8, input, opts)
 }
