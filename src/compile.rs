@@ -381,6 +381,9 @@ fn iterations(e: Effort) -> usize {
     }
 }
 
+/// Copies per layer and their packing.
+type Mapping = (Vec<u64>, Packing);
+
 /// The best of the contention-aware strategies by simulated latency.
 fn auto(
     part: &Partition,
@@ -403,7 +406,7 @@ fn auto(
     if opts.effort != Effort::Fast || cands.is_empty() {
         cands.push(contention_aware(part, timings, preds, opts)?);
     }
-    let mut best: Option<((Vec<u64>, Packing), (f64, f64))> = None;
+    let mut best: Option<(Mapping, (f64, f64))> = None;
     // Each candidate also with its spare area turned into copies (kept only where the
     // simulation says it is faster: extra copies also add load to shared crossbars).
     if opts.effort != Effort::Fast {
