@@ -195,6 +195,7 @@ proptest! {
             samples: 3,
             schedule: Schedule::Dag,
             effort: Effort::Fast,
+            min_efficiency: 0.0,
         };
         let c = compile(&net, &tau, &o).unwrap();
         prop_assert!(verify(&c.items, &c.packing, &rules).is_ok(), "{:?}", verify(&c.items, &c.packing, &rules));
