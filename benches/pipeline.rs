@@ -46,6 +46,7 @@ fn opts(budget: usize, effort: Effort, d: usize) -> CompileOptions {
         schedule: Schedule::Chain,
         effort,
         find_solution: false,
+        min_efficiency: 0.0,
     }
 }
 
