@@ -219,7 +219,7 @@ fn auto_doubles_the_reference_speedup_on_mbv3_small() {
     let tau = tau_default();
     let net = zoo::build("mbv3-small", 64, 10).unwrap();
     let base = baseline(&net, Crossbar::default(), &tau, 8, Schedule::Chain).unwrap();
-    for (budget, d, goal) in [(168, 8, 10.2), (211, 32, 16.6), (253, 4, 22.2), (296, 32, 25.8)] {
+    for (budget, d, goal) in [(168, 8, 10.2), (211, 8, 16.6), (253, 8, 22.2), (296, 8, 25.8)] {
         let mut o = opts(budget, DuplicateMode::Auto, d);
         o.pack.rules = Rules {
             layer_threshold: 0,
