@@ -381,6 +381,20 @@ fn iterations(e: Effort) -> usize {
     }
 }
 
+/// Simulates `copies` placed by `packing` (no trace).
+fn simulated(
+    part: &Partition,
+    timings: &[LayerTiming],
+    copies: &[u64],
+    packing: &Packing,
+    preds: &[Vec<usize>],
+    samples: usize,
+) -> anyhow::Result<SimResult> {
+    let times: Vec<f64> = timings.iter().zip(copies).map(|(t, &x)| t.time(x)).collect();
+    let it = items(part, copies, &times);
+    run_sim(&it, packing, &times, preds, samples, false)
+}
+
 /// Copies per layer and their packing.
 type Mapping = (Vec<u64>, Packing);
 
@@ -417,9 +431,7 @@ fn auto(
         cands.extend(filled);
     }
     for (copies, packing) in cands {
-        let times: Vec<f64> = timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
-        let it = items(part, &copies, &times);
-        let sim = run_sim(&it, &packing, &times, preds, opts.samples, false)?;
+        let sim = simulated(part, timings, &copies, &packing, preds, opts.samples)?;
         // Below the efficiency floor a mapping only wins when none reaches it (then the most
         // efficient one does).
         let eff = sim.ideal_latency_ns / sim.latency_ns.max(f64::MIN_POSITIVE);
@@ -908,9 +920,7 @@ fn spread(
         for &hf in hs {
             let h = ((hf * opts.budget as f64) as usize).max(1);
             if let Some((copies, packing)) = spread_one(part, timings, &heavy, h, opts) {
-                let times: Vec<f64> = timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
-                let it = items(part, &copies, &times);
-                let lat = run_sim(&it, &packing, &times, preds, opts.samples, false)?.latency_ns;
+                let lat = simulated(part, timings, &copies, &packing, preds, opts.samples)?.latency_ns;
                 if best.as_ref().is_none_or(|b| lat < b.2) {
                     best = Some((copies, packing, lat));
                 }
