@@ -208,6 +208,17 @@ fn finish(
 ) -> anyhow::Result<Compiled> {
     let times: Vec<f64> = timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
     let it = items(&part, &copies, &times);
+    // Every mapper's result is checked against the crossbar and the user's rules: a bug in a
+    // mapper must never reach a user's pack.csv.
+    pack::verify(&it, &packing, &opts.pack.rules)
+        .map_err(|e| crate::error::Internal(format!("invalid mapping: {e}")))?;
+    if !opts.find_solution && opts.budget > 0 && packing.crossbars > opts.budget {
+        return Err(crate::error::Internal(format!(
+            "mapping uses {} crossbars of a budget of {}",
+            packing.crossbars, opts.budget
+        ))
+        .into());
+    }
     let sim = run_sim(&it, &packing, &times, preds, opts.samples, false)?;
     Ok(Compiled {
         options: *opts,
@@ -891,7 +902,7 @@ fn spread(
     preds: &[Vec<usize>],
     opts: &CompileOptions,
 ) -> anyhow::Result<Option<(Vec<u64>, Packing)>> {
-    if opts.pack.rules.layer_threshold > 0 || opts.budget == 0 || opts.effort == Effort::Fast {
+    if opts.budget == 0 || opts.effort == Effort::Fast {
         return Ok(None);
     }
     let n = timings.len();
@@ -941,7 +952,8 @@ fn spread_one(
 ) -> Option<(Vec<u64>, Packing)> {
     let xbar = part.options.xbar;
     let rules = Rules {
-        layer_threshold: 0.min(opts.pack.rules.layer_threshold),
+        // Stricter than asked is fine; copies of one layer must sit on distinct crossbars.
+        layer_threshold: opts.pack.rules.layer_threshold.max(0),
         ..opts.pack.rules
     };
     let n = timings.len();
