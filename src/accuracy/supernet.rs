@@ -448,7 +448,9 @@ impl Supernet {
                     }
                     Init::Linear(fan_in) => {
                         let a = 1.0 / (fan_in as f64).sqrt();
-                        (0..n).map(|_| ((rng.uniform() * 2.0 - 1.0) * a) as f32).collect()
+                        (0..n)
+                            .map(|_| ((rng.next_f64() * 2.0 - 1.0) * a) as f32)
+                            .collect()
                     }
                     Init::Ones => vec![1.0; n],
                     Init::Zeros => vec![0.0; n],
