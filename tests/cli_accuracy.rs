@@ -1,19 +1,10 @@
 //! The accuracy commands as a user meets them (default build: predictor; `train` feature:
 //! the supernet on real Fashion-MNIST data).
 
-use std::process::Command;
-
-fn rnc(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rnc"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+mod common {
+    pub mod cli;
 }
+use common::cli::rnc;
 
 #[test]
 fn predictor_predicts_with_the_shipped_weights() {

@@ -1,18 +1,9 @@
 //! `rnc compile` as a user meets it: outputs, errors, sweeps, traces.
 
-use std::process::Command;
-
-fn rnc(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rnc"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+mod common {
+    pub mod cli;
 }
+use common::cli::rnc;
 
 fn tmp(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("rnc-cli-compile-{}-{name}", std::process::id()));

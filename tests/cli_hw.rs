@@ -1,20 +1,11 @@
 //! The `rnc hw` command as a user meets it.
 
-use std::process::Command;
-
 const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
-fn rnc(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rnc"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+mod common {
+    pub mod cli;
 }
+use common::cli::rnc;
 
 #[test]
 fn hw_json_has_exactly_the_documented_keys() {
