@@ -445,18 +445,32 @@ fn auto(
         let sim = simulated(part, timings, &copies, &packing, preds, opts.samples)?;
         // Below the efficiency floor a mapping only wins when none reaches it (then the most
         // efficient one does).
-        let eff = sim.ideal_latency_ns / sim.latency_ns.max(f64::MIN_POSITIVE);
-        let key = if eff + 1e-12 >= opts.min_efficiency {
-            (0.0, sim.latency_ns)
-        } else {
-            (1.0, -eff)
-        };
+        let key = crate::refine::rank(&sim, opts.min_efficiency);
         if best.as_ref().is_none_or(|b| key < b.1) {
             best = Some(((copies, packing), key));
         }
     }
-    best.map(|b| b.0)
-        .ok_or_else(|| anyhow::anyhow!("no contention-aware mapping fits"))
+    let (copies, packing) = best
+        .map(|b| b.0)
+        .ok_or_else(|| anyhow::anyhow!("no contention-aware mapping fits"))?;
+    // Moves in proportion to what one costs (a simulation of every tile copy and sample),
+    // so the pass takes a fraction of a second at default effort whatever the network.
+    let per_move = (packing.placements.len() * opts.samples.max(1)).max(1);
+    let moves = match opts.effort {
+        Effort::Fast => 0,
+        Effort::Default => (8_000_000 / per_move).clamp(100, 10_000),
+        Effort::Max => (80_000_000 / per_move).clamp(1_000, 100_000),
+    };
+    let r = crate::refine::Refine {
+        part,
+        timings,
+        preds,
+        rules: opts.pack.rules,
+        budget: opts.budget,
+        samples: opts.samples,
+        min_efficiency: opts.min_efficiency,
+    };
+    Ok(r.run(&copies, &packing, moves, opts.pack.seed))
 }
 
 /// Heavy layers on private crossbars (see [`crate::optimize::Private`]).

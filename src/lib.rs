@@ -17,6 +17,7 @@ pub mod optimize;
 pub mod pack;
 pub mod partition;
 pub mod plots;
+pub mod refine;
 pub mod report;
 pub mod rng;
 pub mod search;
