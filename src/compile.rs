@@ -431,7 +431,6 @@ fn auto(
     if opts.effort != Effort::Fast || cands.is_empty() {
         cands.push(contention_aware(part, timings, preds, opts)?);
     }
-    let mut best: Option<(Mapping, (f64, f64))> = None;
     // Each candidate also with its spare area turned into copies (kept only where the
     // simulation says it is faster: extra copies also add load to shared crossbars).
     if opts.effort != Effort::Fast {
@@ -441,26 +440,36 @@ fn auto(
             .collect();
         cands.extend(filled);
     }
+    // (rank, efficiency, mapping): below the efficiency floor a mapping only wins when none
+    // reaches it (then the most efficient one does).
+    let mut ranked: Vec<((f64, f64), f64, Mapping)> = Vec::with_capacity(cands.len());
     for (copies, packing) in cands {
         let sim = simulated(part, timings, &copies, &packing, preds, opts.samples)?;
-        // Below the efficiency floor a mapping only wins when none reaches it (then the most
-        // efficient one does).
-        let key = crate::refine::rank(&sim, opts.min_efficiency);
-        if best.as_ref().is_none_or(|b| key < b.1) {
-            best = Some(((copies, packing), key));
-        }
+        let eff = sim.contention_efficiency();
+        ranked.push((
+            crate::refine::rank(&sim, opts.min_efficiency),
+            eff,
+            (copies, packing),
+        ));
     }
-    let (copies, packing) = best
-        .map(|b| b.0)
-        .ok_or_else(|| anyhow::anyhow!("no contention-aware mapping fits"))?;
-    // Moves in proportion to what one costs (a simulation of every tile copy and sample),
-    // so the pass takes a fraction of a second at default effort whatever the network.
-    let per_move = (packing.placements.len() * opts.samples.max(1)).max(1);
-    let moves = match opts.effort {
-        Effort::Fast => 0,
-        Effort::Default => (8_000_000 / per_move).clamp(100, 10_000),
-        Effort::Max => (80_000_000 / per_move).clamp(1_000, 100_000),
-    };
+    // Stable: equal ranks keep the candidates' order.
+    ranked.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    if ranked.is_empty() {
+        anyhow::bail!("no contention-aware mapping fits");
+    }
+    if opts.effort == Effort::Fast {
+        return Ok(ranked.swap_remove(0).2);
+    }
+    // The local search starts from the two best mappings and the most efficient one: which
+    // start leads furthest differs from network to network (an efficient start often ends
+    // faster than the fastest start).
+    let mut starts: Vec<usize> = (0..ranked.len().min(2)).collect();
+    let most_efficient = (0..ranked.len())
+        .max_by(|&a, &b| ranked[a].1.total_cmp(&ranked[b].1).then(b.cmp(&a)))
+        .unwrap_or(0);
+    if !starts.contains(&most_efficient) {
+        starts.push(most_efficient);
+    }
     let r = crate::refine::Refine {
         part,
         timings,
@@ -470,7 +479,33 @@ fn auto(
         samples: opts.samples,
         min_efficiency: opts.min_efficiency,
     };
-    Ok(r.run(&copies, &packing, moves, opts.pack.seed))
+    use rayon::prelude::*;
+    let refined: Vec<anyhow::Result<((f64, f64), Mapping)>> = starts
+        .par_iter()
+        .map(|&s| {
+            let (copies, packing) = &ranked[s].2;
+            // Moves in proportion to what one costs (a simulation of every tile copy and
+            // sample), so the pass takes a fraction of a second whatever the network.
+            let per_move = (packing.placements.len() * opts.samples.max(1)).max(1);
+            let moves = match opts.effort {
+                Effort::Fast => 0,
+                Effort::Default => (6_000_000 / per_move).clamp(100, 8_000),
+                Effort::Max => (60_000_000 / per_move).clamp(1_000, 80_000),
+            };
+            let m = r.run(copies, packing, moves, opts.pack.seed.wrapping_add(s as u64));
+            let sim = simulated(part, timings, &m.0, &m.1, preds, opts.samples)?;
+            Ok((crate::refine::rank(&sim, opts.min_efficiency), m))
+        })
+        .collect();
+    let mut best: Option<((f64, f64), Mapping)> = None;
+    for x in refined {
+        let (key, m) = x?;
+        if best.as_ref().is_none_or(|b| key < b.0) {
+            best = Some((key, m));
+        }
+    }
+    best.map(|b| b.1)
+        .ok_or_else(|| anyhow::anyhow!("no contention-aware mapping fits"))
 }
 
 /// Heavy layers on private crossbars (see [`crate::optimize::Private`]).

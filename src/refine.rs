@@ -220,11 +220,13 @@ impl Refine<'_> {
                 bin.best_fit(&it).map(|(s, l, x, y)| (b, s, l, x, y))
             });
             let pick = match how {
-                Choose::LeastLoad => fits.min_by(|a, b| {
-                    clash(&bins[a.0])
-                        .total_cmp(&clash(&bins[b.0]))
-                        .then((a.1, a.2, a.0).cmp(&(b.1, b.2, b.0)))
-                }),
+                Choose::LeastLoad => fits
+                    .map(|f| (clash(&bins[f.0]), f))
+                    .min_by(|a, b| {
+                        a.0.total_cmp(&b.0)
+                            .then((a.1.1, a.1.2, a.1.0).cmp(&(b.1.1, b.1.2, b.1.0)))
+                    })
+                    .map(|(_, f)| f),
                 Choose::LeastWork => fits.min_by(|a, b| {
                     bins[a.0]
                         .time_ns
@@ -432,9 +434,12 @@ impl Refine<'_> {
                     let keep = usize::from(on.len() == copies.len());
                     drop.extend(on.into_iter().skip(keep).map(|c| (i, c)));
                 }
+                // Refill about as many copies as were dropped: a full refill of a mapping
+                // with much free area would cost hundreds of placements per move.
+                let limit = drop.len() + 2;
                 self.remove(&mut next, drop);
                 let f = self.slow_layer(&next, rng);
-                self.refill(&mut next, Some(f), 4 * n, rng);
+                self.refill(&mut next, Some(f), limit, rng);
                 Some(next)
             }
         }

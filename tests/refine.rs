@@ -107,7 +107,7 @@ fn squeezenet_speedups_do_not_regress() {
     let tau = tau_default();
     let net = zoo::build("squeezenet1_1", 64, 10).unwrap();
     let base = baseline(&net, Crossbar::default(), &tau, 8, Schedule::Chain).unwrap();
-    for (budget, floor) in [(64, 6.8), (112, 12.8)] {
+    for (budget, floor) in [(64, 6.5), (80, 9.0), (112, 12.5)] {
         let o = opts(budget, RULES_OFF, DuplicateMode::Auto, Effort::Default);
         let c = compile(&net, &tau, &o).unwrap();
         verify(&c.items, &c.packing, &RULES_OFF).unwrap();
