@@ -193,3 +193,42 @@ fn bad_flags_exit_2() {
         assert!(!err.contains("panicked"));
     }
 }
+
+/// `--depth-split auto` ranks its splits like one compile ranks its mappings: under
+/// `--min-efficiency` the fastest split at or above the floor wins, not the fastest overall.
+#[test]
+fn depth_split_auto_respects_the_efficiency_floor() {
+    let run = |floor: &str| {
+        let (code, stdout, err) = rnc(&[
+            "compile",
+            "--model",
+            "mbv3-small",
+            "--crossbars",
+            "168",
+            "--depth-split",
+            "auto",
+            "--layer-threshold",
+            "0",
+            "--max-load",
+            "0",
+            "--schedule",
+            "chain",
+            "--duplicate",
+            "--min-efficiency",
+            floor,
+            "--json",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let s: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        (
+            s["contention_efficiency"].as_f64().unwrap(),
+            s["speedup"].as_f64().unwrap(),
+        )
+    };
+    let (eff_any, fastest) = run("0");
+    let (eff, speedup) = run("0.8");
+    // The fastest mapping shares crossbars heavily; the floor changes the choice.
+    assert!(eff_any < 0.8, "{eff_any}");
+    assert!(eff >= 0.8, "efficiency {eff} under the floor");
+    assert!(speedup < fastest);
+}

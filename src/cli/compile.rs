@@ -263,7 +263,10 @@ fn compile_split(
         o.partition.depth_split = d;
         match compile(net, tau, &o) {
             Ok(c) => {
-                if best.as_ref().is_none_or(|b| c.sim.latency_ns < b.sim.latency_ns) {
+                // The same ranking as inside one compile: fastest at or above the efficiency
+                // floor, else the most efficient.
+                let key = |c: &rnc::compile::Compiled| rnc::refine::rank(&c.sim, opts.min_efficiency);
+                if best.as_ref().is_none_or(|b| key(&c) < key(b)) {
                     best = Some(c);
                 }
             }
