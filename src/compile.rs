@@ -416,26 +416,38 @@ fn auto(
     preds: &[Vec<usize>],
     opts: &CompileOptions,
 ) -> anyhow::Result<(Vec<u64>, Packing)> {
-    let mut cands: Vec<(Vec<u64>, Packing)> = Vec::new();
-    if let Some(r) = private(part, timings, preds, opts)? {
-        cands.push(r);
-    }
-    if opts.effort != Effort::Fast
-        && let Some(r) = staged(part, timings, preds, opts)?
-    {
-        cands.push(r);
-    }
-    if let Some(r) = spread(part, timings, preds, opts)? {
-        cands.push(r);
-    }
-    if opts.effort != Effort::Fast || cands.is_empty() {
+    // The mappers are independent: run them side by side (the candidates keep their order,
+    // so the result does not depend on the thread count).
+    let ((pr, st), (sp, ca)) = rayon::join(
+        || {
+            rayon::join(
+                || private(part, timings, preds, opts),
+                || match opts.effort {
+                    Effort::Fast => Ok(None),
+                    _ => staged(part, timings, preds, opts),
+                },
+            )
+        },
+        || {
+            rayon::join(
+                || spread(part, timings, preds, opts),
+                || match opts.effort {
+                    Effort::Fast => Ok(None),
+                    _ => contention_aware(part, timings, preds, opts).map(Some),
+                },
+            )
+        },
+    );
+    let mut cands: Vec<(Vec<u64>, Packing)> = [pr?, st?, sp?, ca?].into_iter().flatten().collect();
+    if cands.is_empty() {
         cands.push(contention_aware(part, timings, preds, opts)?);
     }
     // Each candidate also with its spare area turned into copies (kept only where the
     // simulation says it is faster: extra copies also add load to shared crossbars).
     if opts.effort != Effort::Fast {
+        use rayon::prelude::*;
         let filled: Vec<_> = cands
-            .iter()
+            .par_iter()
             .map(|(c, p)| fill_spare(part, timings, c, p, &opts.pack.rules, opts.budget))
             .collect();
         cands.extend(filled);
@@ -620,7 +632,7 @@ fn staged(
     type Settings = (usize, usize, &'static [f64], &'static [f64], &'static [f64]);
     let (stage_len, iters, factors, fills, floats): Settings = match opts.effort {
         Effort::Fast => (12, 12, &[1.0], &[0.85], &[0.0]),
-        Effort::Default => (24, 16, &[1.0, 1.3], &[0.9], &[0.0, 0.02]),
+        Effort::Default => (12, 16, &[1.0, 1.3], &[0.9], &[0.0, 0.02]),
         Effort::Max => (
             64,
             30,
