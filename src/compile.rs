@@ -491,19 +491,21 @@ fn auto(
         samples: opts.samples,
         min_efficiency: opts.min_efficiency,
     };
+    // Moves in inverse proportion to what one costs: a simulation of every tile copy and
+    // sample plus placement scans, which grow faster than linearly (measured: 60 µs per move
+    // for squeezenet1_1, 1 ms for mbv3-small at D=8), so the pass stays a fraction of a second
+    // whatever the network. Sized on the best start, the same for every start.
+    let per_move = (ranked[0].2.1.placements.len() * opts.samples.max(1)).max(1) as f64;
+    let moves = match opts.effort {
+        Effort::Fast => 0,
+        Effort::Default => (3.5e8 / per_move.powf(1.5)).clamp(100.0, 8_000.0) as usize,
+        Effort::Max => (3.5e9 / per_move.powf(1.5)).clamp(1_000.0, 80_000.0) as usize,
+    };
     use rayon::prelude::*;
     let refined: Vec<anyhow::Result<((f64, f64), Mapping)>> = starts
         .par_iter()
         .map(|&s| {
             let (copies, packing) = &ranked[s].2;
-            // Moves in proportion to what one costs (a simulation of every tile copy and
-            // sample), so the pass takes a fraction of a second whatever the network.
-            let per_move = (packing.placements.len() * opts.samples.max(1)).max(1);
-            let moves = match opts.effort {
-                Effort::Fast => 0,
-                Effort::Default => (6_000_000 / per_move).clamp(100, 8_000),
-                Effort::Max => (60_000_000 / per_move).clamp(1_000, 80_000),
-            };
             let m = r.run(copies, packing, moves, opts.pack.seed.wrapping_add(s as u64));
             let sim = simulated(part, timings, &m.0, &m.1, preds, opts.samples)?;
             Ok((crate::refine::rank(&sim, opts.min_efficiency), m))
@@ -632,7 +634,7 @@ fn staged(
     type Settings = (usize, usize, &'static [f64], &'static [f64], &'static [f64]);
     let (stage_len, iters, factors, fills, floats): Settings = match opts.effort {
         Effort::Fast => (12, 12, &[1.0], &[0.85], &[0.0]),
-        Effort::Default => (12, 16, &[1.0, 1.3], &[0.9], &[0.0, 0.02]),
+        Effort::Default => (24, 16, &[1.0, 1.3], &[0.9], &[0.0, 0.02]),
         Effort::Max => (
             64,
             30,
@@ -641,58 +643,75 @@ fn staged(
             &[0.0, 0.005, 0.01, 0.02, 0.05, 0.1],
         ),
     };
-    let mut best: Option<(Vec<u64>, Packing, f64)> = None;
     let slowest = timings.iter().map(|t| t.time(1)).fold(0.0, f64::max);
-    let combos = fills.iter().flat_map(|&f| floats.iter().map(move |&x| (f, x)));
-    for (fill, float) in combos {
-        let rules = Rules {
-            layer_threshold: 0.min(opts.pack.rules.layer_threshold),
-            ..opts.pack.rules
-        };
-        let shape = (stage_len, fill, float * slowest);
-        let prob = crate::optimize::Problem::new(part, timings, opts.budget, opts.samples, rules, shape);
-        // Bisection on the planner alone (cheap); packing is checked at the end, stepping the
-        // period up where the plan's area estimate was optimistic.
-        let mut hi: f64 = timings.iter().map(|t| t.time(1)).sum();
-        if prob.plan(hi).is_none() {
-            continue;
-        }
-        let mut lo = duplicate::min_period(timings);
-        for _ in 0..iters {
-            if hi - lo <= hi * 1e-4 {
-                break;
+    let combos: Vec<(f64, f64)> = fills
+        .iter()
+        .flat_map(|&f| floats.iter().map(move |&x| (f, x)))
+        .collect();
+    // Each shape is planned independently (in parallel); results are compared in shape order.
+    use rayon::prelude::*;
+    // Copies, packing and simulated latency of each mapping a shape yields.
+    type Scored = Vec<(Vec<u64>, Packing, f64)>;
+    let found: Vec<anyhow::Result<Scored>> = combos
+        .par_iter()
+        .map(|&(fill, float)| {
+            let mut out = Vec::new();
+            let rules = Rules {
+                layer_threshold: 0.min(opts.pack.rules.layer_threshold),
+                ..opts.pack.rules
+            };
+            let shape = (stage_len, fill, float * slowest);
+            let prob = crate::optimize::Problem::new(part, timings, opts.budget, opts.samples, rules, shape);
+            // Bisection on the planner alone (cheap); packing is checked at the end, stepping
+            // the period up where the plan's area estimate was optimistic.
+            let mut hi: f64 = timings.iter().map(|t| t.time(1)).sum();
+            if prob.plan(hi).is_none() {
+                return Ok(out);
             }
-            let mid = 0.5 * (lo + hi);
-            if prob.plan(mid).is_some() {
-                hi = mid
-            } else {
-                lo = mid
-            }
-        }
-        for &f in factors {
-            let mut p = hi * f;
-            let mut fe = None;
-            for _ in 0..8 {
-                fe = prob
-                    .plan_budget(p)
-                    .and_then(|st| prob.pack_plan(st, p))
-                    .or_else(|| prob.feasible(p));
-                if fe.is_some() {
+            let mut lo = duplicate::min_period(timings);
+            for _ in 0..iters {
+                if hi - lo <= hi * 1e-4 {
                     break;
                 }
-                p *= 1.06;
+                let mid = 0.5 * (lo + hi);
+                if prob.plan(mid).is_some() {
+                    hi = mid
+                } else {
+                    lo = mid
+                }
             }
-            let Some(fallback) = fe else { continue };
-            let mut stages: Vec<_> = fallback.iter().map(|(s, _)| *s).collect();
-            prob.spend_spare(&mut stages);
-            let Some((copies, packing)) = prob.realize(&stages, &fallback) else {
-                continue;
-            };
-            let times: Vec<f64> = timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
-            let it = items(part, &copies, &times);
-            let sim = run_sim(&it, &packing, &times, preds, opts.samples, false)?;
-            if best.as_ref().is_none_or(|b| sim.latency_ns < b.2) {
-                best = Some((copies, packing, sim.latency_ns));
+            for &f in factors {
+                let mut p = hi * f;
+                let mut fe = None;
+                for _ in 0..8 {
+                    fe = prob
+                        .plan_budget(p)
+                        .and_then(|st| prob.pack_plan(st, p))
+                        .or_else(|| prob.feasible(p));
+                    if fe.is_some() {
+                        break;
+                    }
+                    p *= 1.06;
+                }
+                let Some(fallback) = fe else { continue };
+                let mut stages: Vec<_> = fallback.iter().map(|(s, _)| *s).collect();
+                prob.spend_spare(&mut stages);
+                let Some((copies, packing)) = prob.realize(&stages, &fallback) else {
+                    continue;
+                };
+                let times: Vec<f64> = timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
+                let it = items(part, &copies, &times);
+                let sim = run_sim(&it, &packing, &times, preds, opts.samples, false)?;
+                out.push((copies, packing, sim.latency_ns));
+            }
+            Ok(out)
+        })
+        .collect();
+    let mut best: Option<(Vec<u64>, Packing, f64)> = None;
+    for r in found {
+        for cand in r? {
+            if best.as_ref().is_none_or(|b| cand.2 < b.2) {
+                best = Some(cand);
             }
         }
     }
