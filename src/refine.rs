@@ -9,7 +9,7 @@
 //! mapping inside the budget and the rules, so any prefix of the search is a valid mapping.
 //!
 //! Measured (squeezenet1_1, chain, rules off, default effort): 5.5× → 6.7× on 64 crossbars,
-//! 11.6× → 13.1× on 112; mbv3-small D=8 on 211: 25.0× → 27.8×.
+//! 11.6× → 12.8× on 112; mbv3-small D=8 on 211: 25.0× → 27.8×.
 
 use crate::duplicate::LayerTiming;
 use crate::pack::{Bin, Item, Packing, Placement, Rules};
