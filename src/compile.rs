@@ -496,11 +496,8 @@ fn auto(
     // for squeezenet1_1, 1 ms for mbv3-small at D=8), so the pass stays a fraction of a second
     // whatever the network. Sized on the best start, the same for every start.
     let per_move = (ranked[0].2.1.placements.len() * opts.samples.max(1)).max(1) as f64;
-    let moves = match opts.effort {
-        Effort::Fast => 0,
-        Effort::Default => (3.5e8 / per_move.powf(1.5)).clamp(100.0, 8_000.0) as usize,
-        Effort::Max => (3.5e9 / per_move.powf(1.5)).clamp(1_000.0, 80_000.0) as usize,
-    };
+    let scale = if opts.effort == Effort::Max { 10.0 } else { 1.0 };
+    let moves = (scale * 3.5e8 / per_move.powf(1.5)).clamp(scale * 100.0, scale * 8_000.0) as usize;
     use rayon::prelude::*;
     let refined: Vec<anyhow::Result<((f64, f64), Mapping)>> = starts
         .par_iter()
@@ -699,9 +696,7 @@ fn staged(
                 let Some((copies, packing)) = prob.realize(&stages, &fallback) else {
                     continue;
                 };
-                let times: Vec<f64> = timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
-                let it = items(part, &copies, &times);
-                let sim = run_sim(&it, &packing, &times, preds, opts.samples, false)?;
+                let sim = simulated(part, timings, &copies, &packing, preds, opts.samples)?;
                 out.push((copies, packing, sim.latency_ns));
             }
             Ok(out)

@@ -20,7 +20,7 @@ use crate::simulate::{SimInput, SimResult, simulate};
 /// Ranking of a simulated mapping: lower is better. Mappings at or above the efficiency
 /// floor rank by latency; below it, by efficiency (the most efficient first).
 pub fn rank(sim: &SimResult, min_efficiency: f64) -> (f64, f64) {
-    let eff = sim.ideal_latency_ns / sim.latency_ns.max(f64::MIN_POSITIVE);
+    let eff = sim.contention_efficiency();
     if eff + 1e-12 >= min_efficiency {
         (0.0, sim.latency_ns)
     } else {

@@ -256,6 +256,9 @@ fn compile_split(
     if !auto {
         return compile(net, tau, opts);
     }
+    // The same ranking as inside one compile: fastest at or above the efficiency floor, else
+    // the most efficient.
+    let key = |c: &rnc::compile::Compiled| rnc::refine::rank(&c.sim, opts.min_efficiency);
     let mut best: Option<rnc::compile::Compiled> = None;
     let mut last_err = None;
     for d in [1usize, 2, 4, 8, 16, 32] {
@@ -263,9 +266,6 @@ fn compile_split(
         o.partition.depth_split = d;
         match compile(net, tau, &o) {
             Ok(c) => {
-                // The same ranking as inside one compile: fastest at or above the efficiency
-                // floor, else the most efficient.
-                let key = |c: &rnc::compile::Compiled| rnc::refine::rank(&c.sim, opts.min_efficiency);
                 if best.as_ref().is_none_or(|b| key(&c) < key(b)) {
                     best = Some(c);
                 }
