@@ -41,7 +41,8 @@ pub struct SkippedOp {
 
 impl std::fmt::Display for SkippedOp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "skipped node '{}' ({}): {}", self.node, self.op, self.reason)
+        let line = format!("skipped node '{}' ({}): {}", self.node, self.op, self.reason);
+        f.write_str(&printable(&line))
     }
 }
 
@@ -53,7 +54,8 @@ pub struct OnnxImport {
     pub skipped: Vec<SkippedOp>,
 }
 
-/// An import failure; the message names the file.
+/// An import failure; the message names the file. Strings taken from the model go through
+/// `printable`, so a message stays one line whatever the file holds.
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {kind}", file.display())]
 pub struct OnnxError {
@@ -67,15 +69,25 @@ pub enum OnnxErrorKind {
     Read(std::io::Error),
     #[error("not a valid gzip file: {0}")]
     Gzip(std::io::Error),
-    #[error("not an ONNX model: {0}")]
+    #[error("not an ONNX model: {}", printable(.0))]
     NotOnnx(String),
-    #[error("{0}")]
+    #[error("{}", printable(.0))]
     Input(String),
-    #[error("node '{node}' ({op}): cannot infer shapes: {why}")]
+    #[error(
+        "node '{}' ({}): cannot infer shapes: {}",
+        printable(node),
+        printable(op),
+        printable(why)
+    )]
     Shape { node: String, op: String, why: String },
-    #[error("node '{node}' ({op}) has weights rnc cannot map: {why} (--skip-unsupported imports the rest)")]
+    #[error(
+        "node '{}' ({}) has weights rnc cannot map: {} (--skip-unsupported imports the rest)",
+        printable(node),
+        printable(op),
+        printable(why)
+    )]
     Unsupported { node: String, op: String, why: String },
-    #[error("node '{node}' ({op}): {why}")]
+    #[error("node '{}' ({}): {}", printable(node), printable(op), printable(why))]
     Invalid { node: String, op: String, why: String },
     #[error("no weight layers: the model has no Conv, and no Gemm or MatMul with a constant weight")]
     NoWeightLayers,
@@ -137,6 +149,20 @@ fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, OnnxErrorKind> {
         return Err(OnnxErrorKind::NotOnnx("decompresses to more than 2 GiB".into()));
     }
     Ok(out)
+}
+
+/// Names inside a model file are arbitrary bytes: control characters (line breaks) in a
+/// message are shown escaped so every error and warning stays one line.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// tract errors as one line: every cause, no newlines.
