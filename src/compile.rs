@@ -1073,7 +1073,7 @@ fn spread_one(
                         if !tier[b].admits(&it, &rules) {
                             return None;
                         }
-                        tier[b].best_fit(&it).map(|(_, _, x, y)| (b, x, y))
+                        tier[b].best_fit(&it, &rules).map(|(_, _, x, y)| (b, x, y))
                     });
                     let Some((b, x, y)) = found else {
                         // Not all copies fit: fewer copies of this layer, start again.
@@ -1111,7 +1111,7 @@ fn spread_one(
                 let mut choice: Option<((usize, usize), usize, usize, usize)> = None;
                 for (b, bin) in trial.iter().enumerate().skip(start) {
                     if bin.admits(&it, &rules)
-                        && let Some((s, l, x, y)) = bin.best_fit(&it)
+                        && let Some((s, l, x, y)) = bin.best_fit(&it, &rules)
                         && choice.is_none_or(|(q, ..)| (s, l) < q)
                     {
                         choice = Some(((s, l), b, x, y));
@@ -1259,7 +1259,7 @@ pub fn fill_spare(
             let mut choice: pack::strategies::Choice<(usize, usize, usize)> = None;
             for (b, bin) in trial.iter().enumerate() {
                 if bin.admits(&it, rules)
-                    && let Some((s, l, x, y)) = bin.best_fit(&it)
+                    && let Some((s, l, x, y)) = bin.best_fit(&it, rules)
                     && choice.is_none_or(|(q, ..)| (s, l, b) < q)
                 {
                     choice = Some(((s, l, b), b, x, y));

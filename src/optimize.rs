@@ -522,7 +522,7 @@ impl<'a> Problem<'a> {
                 if !bin.admits(&it, &self.rules) {
                     continue;
                 }
-                let Some((s, _, x, y)) = bin.best_fit(&it) else {
+                let Some((s, _, x, y)) = bin.best_fit(&it, &self.rules) else {
                     continue;
                 };
                 let dist = bin
@@ -696,7 +696,7 @@ impl Private<'_> {
                 if !bin.admits(it, &rules) {
                     continue;
                 }
-                let Some((s, _, x, y)) = bin.best_fit(it) else {
+                let Some((s, _, x, y)) = bin.best_fit(it, &rules) else {
                     continue;
                 };
                 let dist = owner[b].abs_diff(it.layer);

@@ -220,7 +220,7 @@ impl Refine<'_> {
                 if bin.layers.binary_search(&layer).is_ok() || !bin.admits(&it, &self.rules) {
                     return None;
                 }
-                bin.best_fit(&it).map(|(s, l, x, y)| (b, s, l, x, y))
+                bin.best_fit(&it, &self.rules).map(|(s, l, x, y)| (b, s, l, x, y))
             });
             let pick = match how {
                 Choose::LeastClash => fits

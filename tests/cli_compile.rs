@@ -186,6 +186,17 @@ fn bad_flags_exit_2() {
             ],
             "nonexistent",
         ),
+        (
+            &[
+                "compile",
+                "--model",
+                "squeezenet1_1",
+                "--crossbars",
+                "100",
+                "--same-layer-diagonal",
+            ],
+            "--layer-threshold -1",
+        ),
     ] {
         let (code, _, err) = rnc(args);
         assert_eq!(code, 2, "{args:?}: {err}");
@@ -231,4 +242,54 @@ fn depth_split_auto_respects_the_efficiency_floor() {
     assert!(eff_any < 0.8, "{eff_any}");
     assert!(eff >= 0.8, "efficiency {eff} under the floor");
     assert!(speedup < fastest);
+}
+
+/// `--same-layer-diagonal` is recorded in summary.json, and the mapping it gives keeps one
+/// layer's tiles on a crossbar apart in rows and columns (pack.csv checked here).
+#[test]
+fn same_layer_diagonal_is_recorded_and_kept() {
+    let out = tmp("diagonal");
+    let (code, stdout, err) = rnc(&[
+        "compile",
+        "--model",
+        "squeezenet1_1",
+        "--crossbars",
+        "80",
+        "--duplicate",
+        "--layer-threshold",
+        "-1",
+        "--max-load",
+        "0",
+        "--same-layer-diagonal",
+        "--schedule",
+        "chain",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let s: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(s["same_layer_diagonal"], serde_json::json!(true));
+    let mut rd = csv::Reader::from_path(out.join("pack.csv")).unwrap();
+    let rows: Vec<Vec<usize>> = rd
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            // tile, layer, copy, crossbar, x, y, w, h
+            (0..8).map(|i| r[i].parse().unwrap()).collect()
+        })
+        .collect();
+    let mut shared = 0;
+    for (i, a) in rows.iter().enumerate() {
+        for b in &rows[i + 1..] {
+            if a[1] == b[1] && a[3] == b[3] {
+                shared += 1;
+                let cols_apart = a[4] + a[6] <= b[4] || b[4] + b[6] <= a[4];
+                let rows_apart = a[5] + a[7] <= b[5] || b[5] + b[7] <= a[5];
+                assert!(cols_apart && rows_apart, "{a:?} {b:?}");
+            }
+        }
+    }
+    assert!(shared > 0);
+    let _ = std::fs::remove_dir_all(&out);
 }

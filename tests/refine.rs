@@ -37,6 +37,7 @@ const RULES_OFF: Rules = Rules {
     period_ns: None,
     exclusive_ns: None,
     window: None,
+    diagonal: false,
 };
 
 /// From area-only duplication (lots of contention to remove), under both rule sets: the

@@ -45,6 +45,11 @@ pub struct CompileArgs {
     /// At most this many tiles per crossbar (0 = off).
     #[arg(long, default_value_t = 6, value_name = "N")]
     pub max_load: usize,
+    /// With `--layer-threshold -1`: tiles of one layer share a crossbar only on disjoint rows
+    /// and columns (a block diagonal), so one activation drives them together, as the simulator
+    /// assumes (without it, copies side by side on one crossbar would in truth take turns)
+    #[arg(long)]
+    pub same_layer_diagonal: bool,
     /// Seed of every random choice.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -102,6 +107,12 @@ pub fn run(a: CompileArgs) -> anyhow::Result<()> {
     if a.input_bits == 0 || a.input_bits > 32 {
         anyhow::bail!("--input-bits must be between 1 and 32 (got {})", a.input_bits);
     }
+    if a.same_layer_diagonal && a.layer_threshold >= 0 {
+        anyhow::bail!(
+            "--same-layer-diagonal needs --layer-threshold -1: with threshold {} tiles of one layer never share a crossbar",
+            a.layer_threshold
+        );
+    }
     let net = a.model.load(&a.input)?;
     if a.samples == 0 || a.samples > MAX_SAMPLES {
         anyhow::bail!(
@@ -126,6 +137,7 @@ pub fn run(a: CompileArgs) -> anyhow::Result<()> {
                 period_ns: None,
                 exclusive_ns: None,
                 window: None,
+                diagonal: a.same_layer_diagonal,
             },
             budget: None,
             seed: a.seed,

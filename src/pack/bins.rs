@@ -50,6 +50,8 @@ pub struct Bin {
     /// The crossbar's size (for distances to its far corner).
     pub rows: usize,
     pub cols: usize,
+    /// Where each hosted tile lies, by layer (for [`Rules::diagonal`]).
+    pub spans: Vec<(usize, Rect)>,
 }
 
 impl Bin {
@@ -68,6 +70,7 @@ impl Bin {
             slowest: None,
             rows,
             cols,
+            spans: Vec::new(),
         }
     }
 
@@ -186,6 +189,7 @@ impl Bin {
             self.time_ns += item.time_ns;
         }
         self.tiles += 1;
+        self.spans.push((item.layer, r));
         self.used_cells += item.cells();
         if self.slowest.is_none_or(|(_, t)| item.time_ns > t) {
             self.slowest = Some((item.layer, item.time_ns));
@@ -193,27 +197,51 @@ impl Bin {
     }
 
     /// Best-short-side-fit free rectangle for `item`: (short leftover, long leftover, x, y).
-    pub fn best_fit(&self, item: &Item) -> Option<(usize, usize, usize, usize)> {
-        self.fit(item, Fit::ShortSide)
+    pub fn best_fit(&self, item: &Item, rules: &Rules) -> Option<(usize, usize, usize, usize)> {
+        self.fit(item, Fit::ShortSide, rules)
     }
 
     /// The best free rectangle for `item` under `rule`: (primary, secondary, x, y), smaller
-    /// is better.
-    pub fn fit(&self, item: &Item, rule: Fit) -> Option<(usize, usize, usize, usize)> {
+    /// is better. Under [`Rules::diagonal`], a tile of a layer already hosted here goes only
+    /// where it shares no row and no column with that layer's tiles (any corner of a free
+    /// rectangle, not just its first).
+    pub fn fit(&self, item: &Item, rule: Fit, rules: &Rules) -> Option<(usize, usize, usize, usize)> {
+        let own: Vec<Rect> = if rules.diagonal {
+            self.spans
+                .iter()
+                .filter(|s| s.0 == item.layer)
+                .map(|s| s.1)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let apart = |x: usize, y: usize| {
+            own.iter()
+                .all(|o| (x + item.cols <= o.x || o.x + o.w <= x) && (y + item.rows <= o.y || o.y + o.h <= y))
+        };
+        let score = |f: &Rect, x: usize, y: usize| {
+            let (dw, dh) = (f.w - item.cols, f.h - item.rows);
+            match rule {
+                Fit::ShortSide => (dw.min(dh), dw.max(dh), x, y),
+                Fit::Area => (f.w * f.h - item.rows * item.cols, dw.min(dh), x, y),
+                Fit::BottomLeft => (y + item.rows, x, x, y),
+                Fit::FarCorner => {
+                    let (dx, dy) = (self.cols - x, self.rows - y);
+                    (usize::MAX - (dx * dx + dy * dy), y, x, y)
+                }
+            }
+        };
         self.free
             .iter()
             .filter(|f| f.w >= item.cols && f.h >= item.rows)
-            .map(|f| {
-                let (dw, dh) = (f.w - item.cols, f.h - item.rows);
-                match rule {
-                    Fit::ShortSide => (dw.min(dh), dw.max(dh), f.x, f.y),
-                    Fit::Area => (f.w * f.h - item.rows * item.cols, dw.min(dh), f.x, f.y),
-                    Fit::BottomLeft => (f.y + item.rows, f.x, f.x, f.y),
-                    Fit::FarCorner => {
-                        let (dx, dy) = (self.cols - f.x, self.rows - f.y);
-                        (usize::MAX - (dx * dx + dy * dy), f.y, f.x, f.y)
-                    }
-                }
+            .flat_map(|f| {
+                let (x1, y1) = (f.x + f.w - item.cols, f.y + f.h - item.rows);
+                let corners = [(f.x, f.y), (x1, f.y), (f.x, y1), (x1, y1)];
+                corners
+                    .into_iter()
+                    .take(if own.is_empty() { 1 } else { 4 })
+                    .filter(|&(x, y)| apart(x, y))
+                    .map(move |(x, y)| score(f, x, y))
             })
             .min()
     }

@@ -55,6 +55,10 @@ pub struct Rules {
     /// Layers sharing a crossbar lie within this many indices of each other (None = off):
     /// neighbours of one sample run back to back, distant layers queue behind each other.
     pub window: Option<usize>,
+    /// Tiles of one layer share a crossbar only on disjoint rows and columns (a block
+    /// diagonal), so one activation drives them all at once, as the simulator assumes. Only
+    /// matters where the layer threshold lets one layer's tiles share a crossbar (negative).
+    pub diagonal: bool,
 }
 
 impl Default for Rules {
@@ -65,6 +69,7 @@ impl Default for Rules {
             period_ns: None,
             exclusive_ns: None,
             window: None,
+            diagonal: false,
         }
     }
 }
@@ -148,6 +153,14 @@ pub fn verify(items: &[Item], packing: &Packing, rules: &Rules) -> Result<(), St
                     && pj.y < pi.y + ii.rows;
                 if overlap {
                     return Err(format!("items {i} and {j} overlap on crossbar {c}"));
+                }
+                let shares_lines = pi.x < pj.x + ij.cols && pj.x < pi.x + ii.cols
+                    || pi.y < pj.y + ij.rows && pj.y < pi.y + ii.rows;
+                if rules.diagonal && ii.layer == ij.layer && shares_lines {
+                    return Err(format!(
+                        "items {i} and {j} of layer {} share rows or columns on crossbar {c}",
+                        ii.layer
+                    ));
                 }
                 if rules.layer_threshold >= 0 && ii.layer.abs_diff(ij.layer) as i64 <= rules.layer_threshold {
                     return Err(format!(

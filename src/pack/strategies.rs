@@ -197,7 +197,7 @@ fn place_in_order<S: PartialOrd>(
             if !bin.admits(it, rules) {
                 continue;
             }
-            if let Some((p, q, x, y)) = bin.fit(it, fit_rule) {
+            if let Some((p, q, x, y)) = bin.fit(it, fit_rule, rules) {
                 let sc = score(bin, it, (p, q));
                 if best.as_ref().is_none_or(|(bs, ..)| sc < *bs) {
                     best = Some((sc, b, x, y));
@@ -415,7 +415,7 @@ pub fn empty_crossbars(items: &[Item], packing: &Packing, rules: &Rules, rounds:
                 if b == src || !bin.admits(it, rules) {
                     continue;
                 }
-                if let Some((s, l, x, y)) = bin.best_fit(it)
+                if let Some((s, l, x, y)) = bin.best_fit(it, rules)
                     && best.is_none_or(|(bs, ..)| (s, l, b) < bs)
                 {
                     best = Some(((s, l, b), b, x, y));
