@@ -206,19 +206,6 @@ impl Bin {
     /// where it shares no row and no column with that layer's tiles (any corner of a free
     /// rectangle, not just its first).
     pub fn fit(&self, item: &Item, rule: Fit, rules: &Rules) -> Option<(usize, usize, usize, usize)> {
-        let own: Vec<Rect> = if rules.diagonal {
-            self.spans
-                .iter()
-                .filter(|s| s.0 == item.layer)
-                .map(|s| s.1)
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let apart = |x: usize, y: usize| {
-            own.iter()
-                .all(|o| (x + item.cols <= o.x || o.x + o.w <= x) && (y + item.rows <= o.y || o.y + o.h <= y))
-        };
         let score = |f: &Rect, x: usize, y: usize| {
             let (dw, dh) = (f.w - item.cols, f.h - item.rows);
             match rule {
@@ -231,15 +218,28 @@ impl Bin {
                 }
             }
         };
+        let fits = |f: &&Rect| f.w >= item.cols && f.h >= item.rows;
+        // The hot path of every packer: no diagonal constraint, a free rectangle's first corner.
+        if !rules.diagonal || !self.spans.iter().any(|s| s.0 == item.layer) {
+            return self.free.iter().filter(fits).map(|f| score(f, f.x, f.y)).min();
+        }
+        let own: Vec<Rect> = self
+            .spans
+            .iter()
+            .filter(|s| s.0 == item.layer)
+            .map(|s| s.1)
+            .collect();
+        let apart = |x: usize, y: usize| {
+            own.iter()
+                .all(|o| (x + item.cols <= o.x || o.x + o.w <= x) && (y + item.rows <= o.y || o.y + o.h <= y))
+        };
         self.free
             .iter()
-            .filter(|f| f.w >= item.cols && f.h >= item.rows)
+            .filter(fits)
             .flat_map(|f| {
                 let (x1, y1) = (f.x + f.w - item.cols, f.y + f.h - item.rows);
-                let corners = [(f.x, f.y), (x1, f.y), (f.x, y1), (x1, y1)];
-                corners
+                [(f.x, f.y), (x1, f.y), (f.x, y1), (x1, y1)]
                     .into_iter()
-                    .take(if own.is_empty() { 1 } else { 4 })
                     .filter(|&(x, y)| apart(x, y))
                     .map(move |(x, y)| score(f, x, y))
             })
