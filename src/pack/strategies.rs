@@ -111,6 +111,9 @@ fn does_not_fit(items: &[Item], xbar: Crossbar, opts: &PackOptions) -> PackError
     if let Some(p) = r.period_ns {
         rules.push(format!("period {p:.1} ns"));
     }
+    if r.diagonal && r.layer_threshold < 0 {
+        rules.push("one layer's tiles only on a block diagonal".to_string());
+    }
     PackError::DoesNotFit {
         budget: opts.budget.unwrap_or(0),
         tiles: items.len(),
