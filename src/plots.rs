@@ -173,9 +173,12 @@ fn csv_rows<T>(
 }
 
 fn num<T: std::str::FromStr>(s: &str, col: &str) -> anyhow::Result<T> {
-    s.trim()
-        .parse()
-        .map_err(|_| anyhow::anyhow!("column '{col}': '{s}' is not a valid number"))
+    s.trim().parse().map_err(|_| {
+        anyhow::anyhow!(
+            "column '{col}': '{}' is not a valid number",
+            crate::error::printable(s)
+        )
+    })
 }
 
 impl CompileData {
@@ -189,9 +192,9 @@ impl CompileData {
             serde_json::from_slice(&pbytes).context("partition.json: not valid JSON")?;
         let pf = "partition.json";
         let xbar_s = str_at(&part, "xbar", pf)?;
-        let xbar: crate::partition::Crossbar = xbar_s
-            .parse()
-            .map_err(|e: String| anyhow::anyhow!("partition.json: key 'xbar': {e}"))?;
+        let xbar: crate::partition::Crossbar = xbar_s.parse().map_err(|e: String| {
+            anyhow::anyhow!("partition.json: key 'xbar': {}", crate::error::printable(&e))
+        })?;
         let layers_v = json_at(&part, "layers", pf)?
             .as_array()
             .ok_or_else(|| anyhow::anyhow!("partition.json: key 'layers' is not an array"))?;

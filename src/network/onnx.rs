@@ -14,6 +14,7 @@
 //! producers. Layers are numbered in the graph's topological order as exported.
 
 use super::{Layer, LayerKind, MAX_INPUT_SIDE, Network, NetworkError};
+use crate::error::printable;
 use prost::Message;
 use serde::Serialize;
 use std::collections::{BinaryHeap, HashMap, HashSet};
@@ -149,20 +150,6 @@ fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, OnnxErrorKind> {
         return Err(OnnxErrorKind::NotOnnx("decompresses to more than 2 GiB".into()));
     }
     Ok(out)
-}
-
-/// Names inside a model file are arbitrary bytes: control characters (line breaks) in a
-/// message are shown escaped so every error and warning stays one line.
-fn printable(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 /// tract errors as one line: every cause, no newlines.
