@@ -220,7 +220,7 @@ impl Bin {
         };
         let fits = |f: &&Rect| f.w >= item.cols && f.h >= item.rows;
         // The hot path of every packer: no diagonal constraint, a free rectangle's first corner.
-        if !rules.diagonal || !self.spans.iter().any(|s| s.0 == item.layer) {
+        if !rules.diagonal || self.layers.binary_search(&item.layer).is_err() {
             return self.free.iter().filter(fits).map(|f| score(f, f.x, f.y)).min();
         }
         let own: Vec<Rect> = self
@@ -233,16 +233,18 @@ impl Bin {
             own.iter()
                 .all(|o| (x + item.cols <= o.x || o.x + o.w <= x) && (y + item.rows <= o.y || o.y + o.h <= y))
         };
-        self.free
-            .iter()
-            .filter(fits)
-            .flat_map(|f| {
-                let (x1, y1) = (f.x + f.w - item.cols, f.y + f.h - item.rows);
-                [(f.x, f.y), (x1, f.y), (f.x, y1), (x1, y1)]
-                    .into_iter()
-                    .filter(|&(x, y)| apart(x, y))
-                    .map(move |(x, y)| score(f, x, y))
-            })
-            .min()
+        let mut best = None;
+        for f in self.free.iter().filter(fits) {
+            let (x1, y1) = (f.x + f.w - item.cols, f.y + f.h - item.rows);
+            for (x, y) in [(f.x, f.y), (x1, f.y), (f.x, y1), (x1, y1)] {
+                if apart(x, y) {
+                    let s = score(f, x, y);
+                    if best.is_none_or(|b| s < b) {
+                        best = Some(s);
+                    }
+                }
+            }
+        }
+        best
     }
 }
