@@ -15,8 +15,16 @@ impl Rect {
     fn contains(&self, o: &Rect) -> bool {
         o.x >= self.x && o.y >= self.y && o.x + o.w <= self.x + self.w && o.y + o.h <= self.y + self.h
     }
-    fn intersects(&self, o: &Rect) -> bool {
-        self.x < o.x + o.w && o.x < self.x + self.w && self.y < o.y + o.h && o.y < self.y + self.h
+    /// Some column (bit-line) belongs to both.
+    pub fn shares_cols(&self, o: &Rect) -> bool {
+        self.x < o.x + o.w && o.x < self.x + self.w
+    }
+    /// Some row (word-line) belongs to both.
+    pub fn shares_rows(&self, o: &Rect) -> bool {
+        self.y < o.y + o.h && o.y < self.y + self.h
+    }
+    pub fn intersects(&self, o: &Rect) -> bool {
+        self.shares_cols(o) && self.shares_rows(o)
     }
 }
 
@@ -230,8 +238,13 @@ impl Bin {
             .map(|s| s.1)
             .collect();
         let apart = |x: usize, y: usize| {
-            own.iter()
-                .all(|o| (x + item.cols <= o.x || o.x + o.w <= x) && (y + item.rows <= o.y || o.y + o.h <= y))
+            let r = Rect {
+                x,
+                y,
+                w: item.cols,
+                h: item.rows,
+            };
+            own.iter().all(|o| !r.shares_rows(o) && !r.shares_cols(o))
         };
         let mut best = None;
         for f in self.free.iter().filter(fits) {

@@ -147,16 +147,17 @@ pub fn verify(items: &[Item], packing: &Packing, rules: &Rules) -> Result<(), St
             for &j in &ks[a + 1..] {
                 let (pi, pj) = (packing.placements[i], packing.placements[j]);
                 let (ii, ij) = (items[i], items[j]);
-                let overlap = pi.x < pj.x + ij.cols
-                    && pj.x < pi.x + ii.cols
-                    && pi.y < pj.y + ij.rows
-                    && pj.y < pi.y + ii.rows;
-                if overlap {
+                let rect = |p: Placement, it: Item| Rect {
+                    x: p.x,
+                    y: p.y,
+                    w: it.cols,
+                    h: it.rows,
+                };
+                let (ri, rj) = (rect(pi, ii), rect(pj, ij));
+                if ri.intersects(&rj) {
                     return Err(format!("items {i} and {j} overlap on crossbar {c}"));
                 }
-                let shares_lines = pi.x < pj.x + ij.cols && pj.x < pi.x + ii.cols
-                    || pi.y < pj.y + ij.rows && pj.y < pi.y + ii.rows;
-                if rules.diagonal && ii.layer == ij.layer && shares_lines {
+                if rules.diagonal && ii.layer == ij.layer && (ri.shares_rows(&rj) || ri.shares_cols(&rj)) {
                     return Err(format!(
                         "items {i} and {j} of layer {} share rows or columns on crossbar {c}",
                         ii.layer
