@@ -855,6 +855,8 @@ fn contention_aware(
     let mut lo = lo0.min(hi);
     let (p_iters, l_iters, periods): (usize, usize, &[f64]) = match opts.effort {
         Effort::Fast => (8, 6, &[1.0, 1.3]),
+        // The extra headroom runs lighter, to keep a default compile within a second.
+        Effort::Default if headroom > 1.0 => (12, 6, &[1.0, 1.25]),
         Effort::Default => (16, 10, &[1.0, 1.1, 1.25, 1.5, 2.0]),
         Effort::Max => (24, 14, &[1.0, 1.05, 1.1, 1.2, 1.3, 1.45, 1.6, 1.8, 2.0, 2.5]),
     };
