@@ -17,6 +17,26 @@ const DIAGONAL: Rules = Rules {
     diagonal: true,
 };
 
+/// Contention-aware duplication of squeezenet1_1 under the diagonal rule, chain schedule,
+/// 8 samples, default effort.
+fn squeezenet_opts(budget: usize, generations: usize) -> CompileOptions {
+    CompileOptions {
+        budget,
+        duplicate: DuplicateMode::Auto,
+        pack: PackOptions {
+            packer: Packer::Search,
+            rules: DIAGONAL,
+            budget: None,
+            seed: 1,
+            generations,
+        },
+        schedule: Schedule::Chain,
+        effort: Effort::Default,
+        samples: 8,
+        ..Default::default()
+    }
+}
+
 fn tile(layer: usize, copy: usize, rows: usize, cols: usize) -> Item {
     Item {
         layer,
@@ -93,21 +113,7 @@ fn duplicated_squeezenet_shares_crossbars_only_on_the_diagonal() {
     let hw = HwConfig::embedded_default();
     let tau = move |r: usize, c: usize| hw.latency_ns(r, c, 8);
     let net = zoo::build("squeezenet1_1", 64, 10).unwrap();
-    let o = CompileOptions {
-        budget: 80,
-        duplicate: DuplicateMode::Auto,
-        pack: PackOptions {
-            packer: Packer::Search,
-            rules: DIAGONAL,
-            budget: None,
-            seed: 1,
-            generations: 10,
-        },
-        schedule: Schedule::Chain,
-        effort: Effort::Default,
-        samples: 8,
-        ..Default::default()
-    };
+    let o = squeezenet_opts(80, 10);
     let c = compile(&net, &tau, &o).unwrap();
     verify(&c.items, &c.packing, &DIAGONAL).unwrap();
     assert!(c.packing.crossbars <= 80);
@@ -161,21 +167,7 @@ fn headroom_gives_squeezenet_a_fast_contention_free_mapping_on_112() {
     let hw = HwConfig::embedded_default();
     let tau = move |r: usize, c: usize| hw.latency_ns(r, c, 8);
     let net = zoo::build("squeezenet1_1", 64, 10).unwrap();
-    let o = CompileOptions {
-        budget: 112,
-        duplicate: DuplicateMode::Auto,
-        pack: PackOptions {
-            packer: Packer::Search,
-            rules: DIAGONAL,
-            budget: None,
-            seed: 1,
-            generations: 40,
-        },
-        schedule: Schedule::Chain,
-        effort: Effort::Default,
-        samples: 8,
-        ..Default::default()
-    };
+    let o = squeezenet_opts(112, 40);
     let c = compile(&net, &tau, &o).unwrap();
     verify(&c.items, &c.packing, &DIAGONAL).unwrap();
     assert!(c.packing.crossbars <= 112);
