@@ -442,7 +442,7 @@ fn auto(
             )
         },
     );
-    let mut cands: Vec<(Vec<u64>, Packing)> = [pr?, st?, sp?].into_iter().flatten().collect();
+    let mut cands: Vec<Mapping> = [pr?, st?, sp?].into_iter().flatten().collect();
     cands.extend(ca?.into_iter().flatten());
     if cands.is_empty() {
         cands.extend(contention_aware(part, timings, preds, opts, 1.0)?);
