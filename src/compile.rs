@@ -952,12 +952,30 @@ fn contention_aware(
         Effort::Default => (3e7 / tile_copies.powi(2)).min(300.0),
         Effort::Max => (3e8 / tile_copies.powi(2)).min(3000.0),
     } as usize;
-    let mut rng = crate::rng::Rng::new(opts.pack.seed ^ 0x7153_c0de_u64.wrapping_mul(headroom.to_bits()));
-    let mut accepted = 0usize;
-    let start = (best.copies.clone(), best.packing.clone());
+    let seed = opts.pack.seed ^ 0x7153_c0de_u64.wrapping_mul(headroom.to_bits());
+    let tuned = tune_copies(&best, timings, evals, seed, place);
+    // Both ends: the search's start often refines further (in `auto`) than its end.
+    let mut out = vec![(best.copies, best.packing)];
+    out.extend(tuned.map(|t| (t.copies, t.packing)));
+    Ok(out)
+}
+
+/// The copies-space local search of [`contention_aware`]: `evals` random tweaks of `start`
+/// (see there), each placed by `place` with the winning packer variant; the best mapping
+/// found, or None when no tweak was kept.
+fn tune_copies(
+    start: &Candidate,
+    timings: &[LayerTiming],
+    evals: usize,
+    seed: u64,
+    place: impl Fn(&[u64], f64, &[usize]) -> Option<(Packing, f64, usize)>,
+) -> Option<Candidate> {
+    let mut rng = crate::rng::Rng::new(seed);
+    let mut best: Option<Candidate> = None;
     for _ in 0..evals {
-        let mut copies = best.copies.clone();
-        let mut p = best.period_ns;
+        let cur = best.as_ref().unwrap_or(start);
+        let mut copies = cur.copies.clone();
+        let mut p = cur.period_ns;
         let i = rng.below(copies.len());
         let step = (copies[i] / 8).max(1);
         match rng.below(6) {
@@ -973,27 +991,22 @@ fn contention_aware(
             }
             _ => p *= if rng.below(2) == 0 { 0.96 } else { 1.04 },
         }
-        if copies == best.copies && p == best.period_ns {
+        if copies == cur.copies && p == cur.period_ns {
             continue;
         }
-        if let Some((packing, lat, variant)) = place(&copies, p, &[best.variant])
-            && lat <= best.latency_ns
+        if let Some((packing, lat, variant)) = place(&copies, p, &[cur.variant])
+            && lat <= cur.latency_ns
         {
-            accepted += 1;
-            best = Candidate {
+            best = Some(Candidate {
                 copies,
                 packing,
                 latency_ns: lat,
                 period_ns: p,
                 variant,
-            };
+            });
         }
     }
-    // Both ends: the search's start often refines further (in `auto`) than its end.
-    if accepted == 0 {
-        return Ok(vec![start]);
-    }
-    Ok(vec![start, (best.copies, best.packing)])
+    best
 }
 
 /// A contention-aware mapping with what made it: the per-crossbar time budget and the
