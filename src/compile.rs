@@ -80,6 +80,14 @@ impl Compiled {
     pub fn area_lower_bound(&self) -> u64 {
         self.partition.area_lower_bound()
     }
+    /// The strongest lower bound on the crossbars one copy of every tile needs under the
+    /// user's contention rules (at least the area bound).
+    pub fn lower_bound(&self) -> pack::Bound {
+        let ones = vec![1; self.timings.len()];
+        let times: Vec<f64> = self.timings.iter().map(|t| t.time(1)).collect();
+        let it = items(&self.partition, &ones, &times);
+        pack::lower_bound(&it, self.partition.options.xbar, &self.options.pack.rules)
+    }
     pub fn cells(&self) -> u64 {
         self.items.iter().map(Item::cells).sum()
     }

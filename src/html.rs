@@ -118,6 +118,13 @@ fn summary_table(s: &serde_json::Value) -> String {
         },
     );
     push(
+        "lower bound (crossbars)",
+        s.get("lower_bound").map(|b| {
+            let why = s.get("lower_bound_reason").and_then(|r| r.as_str()).unwrap_or("");
+            format!("{} {why}", fmt_value(b))
+        }),
+    );
+    push(
         "area lower bound (crossbars)",
         s.get("area_lower_bound").map(fmt_value),
     );
@@ -151,6 +158,8 @@ fn summary_table(s: &serde_json::Value) -> String {
         "crossbars_used",
         "crossbars_budget",
         "area_lower_bound",
+        "lower_bound",
+        "lower_bound_reason",
         "utilization",
         "utilization_of_budget",
         "latency_ns",

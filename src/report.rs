@@ -147,6 +147,9 @@ pub struct Summary {
     pub crossbars_budget: usize,
     pub crossbars_used: usize,
     pub area_lower_bound: u64,
+    /// Strongest lower bound for one copy of every tile under the contention rules.
+    pub lower_bound: u64,
+    pub lower_bound_reason: &'static str,
     pub tiles: usize,
     pub tile_copies: usize,
     pub cells: u64,
@@ -179,6 +182,7 @@ pub fn summary(
     let used = c.packing.crossbars;
     let cells = c.cells();
     let xc = o.partition.xbar.cells();
+    let bound = c.lower_bound();
     Summary {
         network: net.name.clone(),
         input_hw: net.input_hw,
@@ -197,6 +201,8 @@ pub fn summary(
         crossbars_budget: o.budget,
         crossbars_used: used,
         area_lower_bound: c.area_lower_bound(),
+        lower_bound: bound.crossbars,
+        lower_bound_reason: bound.reason,
         tiles: c.partition.tiles(),
         tile_copies: c.items.len(),
         cells,
@@ -253,8 +259,18 @@ pub fn summary_text(s: &Summary) -> String {
     );
     let _ = writeln!(
         t,
-        "  crossbars      {} used of {} (area lower bound {}), {} tiles, {} tile copies",
-        s.crossbars_used, s.crossbars_budget, s.area_lower_bound, s.tiles, s.tile_copies
+        "  crossbars      {} used of {} (lower bound {} {}{}), {} tiles, {} tile copies",
+        s.crossbars_used,
+        s.crossbars_budget,
+        s.lower_bound,
+        s.lower_bound_reason,
+        if s.lower_bound > s.area_lower_bound {
+            format!("; {} by area alone", s.area_lower_bound)
+        } else {
+            String::new()
+        },
+        s.tiles,
+        s.tile_copies
     );
     let _ = writeln!(
         t,

@@ -131,7 +131,7 @@ fn does_not_fit_exits_2_and_writes_nothing() {
     ]);
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("does not fit in 90 crossbars") && err.contains("at least 102"),
+        err.contains("does not fit in 90 crossbars") && err.contains("at least 103"),
         "{err}"
     );
     assert_eq!(err.trim_end().lines().count(), 1);

@@ -5,7 +5,7 @@ use rnc::compile::{CompileOptions, Effort, baseline, compile};
 use rnc::duplicate::DuplicateMode;
 use rnc::hardware::HwConfig;
 use rnc::network::{ConvSpec, NetworkBuilder, Schedule, zoo};
-use rnc::pack::{PackOptions, Packer, Rules, verify};
+use rnc::pack::{PackOptions, Packer, Rules, lower_bound, verify};
 use rnc::partition::{Crossbar, PartitionOptions, partition};
 
 fn tau_default() -> impl Fn(usize, usize) -> f64 + Sync {
@@ -83,6 +83,35 @@ fn least_crossbars_beat_the_reference() {
     assert_eq!(least("resnet18", 1), 684);
 }
 
+/// Issue #4: with both contention rules off, every built-in network packs within one crossbar
+/// of the lower bound. For mbv3-small the area bound (102) is not the strongest: 82 tiles are
+/// over half a crossbar both ways, and the dual-feasible rounding of the rest proves 103.
+#[test]
+fn rules_off_packs_within_one_of_the_lower_bound() {
+    let tau = tau_default();
+    for (name, d, bound) in [
+        ("mbv3-small", 1, 103u64),
+        ("mbv3-small", 5, 103),
+        ("squeezenet1_1", 1, 45),
+        ("resnet18", 1, 682),
+    ] {
+        let net = zoo::build(name, 64, 10).unwrap();
+        let mut o = opts(0, DuplicateMode::None, d);
+        o.find_solution = true;
+        o.pack.generations = 40;
+        o.pack.rules = Rules {
+            layer_threshold: -1,
+            max_load: 0,
+            ..Rules::default()
+        };
+        let c = compile(&net, &tau, &o).unwrap();
+        verify(&c.items, &c.packing, &o.pack.rules).unwrap();
+        assert_eq!(c.lower_bound().crossbars, bound, "{name} D={d}");
+        let used = c.packing.crossbars as u64;
+        assert!(used <= bound + 1, "{name} D={d}: {used} crossbars, bound {bound}");
+    }
+}
+
 #[test]
 fn duplication_packs_every_budget_from_0_8_to_2_0() {
     let tau = tau_default();
@@ -153,7 +182,8 @@ fn budget_below_the_bound_does_not_fit() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("does not fit in 90 crossbars") && e.contains("at least 102"),
+        e.contains("does not fit in 90 crossbars")
+            && e.contains("at least 103 crossbars by area with tile sides rounded up"),
         "{e}"
     );
 }
@@ -199,12 +229,18 @@ proptest! {
         };
         let c = compile(&net, &tau, &o).unwrap();
         prop_assert!(verify(&c.items, &c.packing, &rules).is_ok(), "{:?}", verify(&c.items, &c.packing, &rules));
+        // The lower bound is a bound: no packing beats it, and it is never below the area.
+        let bound = lower_bound(&c.items, Crossbar { rows, cols }, &rules).crossbars;
+        prop_assert!(bound <= c.packing.crossbars as u64, "bound {} > {} used", bound, c.packing.crossbars);
+        prop_assert!(bound >= c.partition.area_lower_bound());
         // With a budget of 1.5x the solution, duplication also respects everything.
         let o2 = CompileOptions { budget: c.packing.crossbars * 3 / 2 + 1, find_solution: false, duplicate: dup, ..o };
         if let Ok(c2) = compile(&net, &tau, &o2) {
             let r2 = if dup == DuplicateMode::Auto { Rules { layer_threshold: threshold.min(0), ..rules } } else { rules };
             prop_assert!(verify(&c2.items, &c2.packing, &r2).is_ok(), "{:?}", verify(&c2.items, &c2.packing, &r2));
             prop_assert!(c2.packing.crossbars <= o2.budget);
+            let bound2 = lower_bound(&c2.items, Crossbar { rows, cols }, &r2).crossbars;
+            prop_assert!(bound2 <= c2.packing.crossbars as u64);
             prop_assert!(c2.sim.ideal_latency_ns <= c2.sim.latency_ns * (1.0 + 1e-12));
         }
         let again = compile(&net, &tau, &o).unwrap();

@@ -170,7 +170,7 @@ pub fn run(a: CompileArgs) -> anyhow::Result<()> {
                         f,
                         budget,
                         s.crossbars_used,
-                        s.area_lower_bound,
+                        s.lower_bound,
                         100.0 * s.utilization_of_budget,
                         s.latency_ns / 1e6,
                         s.ideal_latency_ns / 1e6,

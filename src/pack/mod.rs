@@ -5,9 +5,11 @@
 //! a per-crossbar time budget are enforced by [`Bin`], shared by all strategies.
 
 mod bins;
+pub mod bound;
 pub mod strategies;
 
 pub use bins::{Bin, Rect};
+pub use bound::{Bound, lower_bound};
 pub use strategies::{PackError, PackOptions, Packer, pack, timed};
 
 use crate::partition::Crossbar;

@@ -30,13 +30,14 @@ pub enum Packer {
 pub enum PackError {
     #[error(
         "the mapping does not fit in {budget} crossbars: {tiles} tiles with {cells} cells need at least \
-         {bound} crossbars by area{rules}; raise --crossbars or use --find-solution"
+         {bound} crossbars {reason}{rules}; raise --crossbars or use --find-solution"
     )]
     DoesNotFit {
         budget: usize,
         tiles: usize,
         cells: u64,
         bound: u64,
+        reason: &'static str,
         rules: String,
     },
     #[error("tile {rows}x{cols} of layer {layer} is larger than the {xbar} crossbar")]
@@ -114,11 +115,13 @@ fn does_not_fit(items: &[Item], xbar: Crossbar, opts: &PackOptions) -> PackError
     if r.diagonal && r.layer_threshold < 0 {
         rules.push("one layer's tiles only on a block diagonal".to_string());
     }
+    let bound = super::lower_bound(items, xbar, r);
     PackError::DoesNotFit {
         budget: opts.budget.unwrap_or(0),
         tiles: items.len(),
         cells,
-        bound: cells.div_ceil(xbar.cells()),
+        bound: bound.crossbars,
+        reason: bound.reason,
         rules: if rules.is_empty() {
             String::new()
         } else {
