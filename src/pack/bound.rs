@@ -112,7 +112,7 @@ fn functions(xs: &[usize], cap: u64) -> Vec<(u64, Vec<u64>)> {
             .iter()
             .map(|&x| {
                 let x = x as u64;
-                if ((k + 1) * x) % cap == 0 {
+                if ((k + 1) * x).is_multiple_of(cap) {
                     k * x
                 } else {
                     ((k + 1) * x / cap) * cap
