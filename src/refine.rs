@@ -213,28 +213,33 @@ impl Refine<'_> {
                 .map(|&j| times[j])
                 .sum()
         };
+        // Under the diagonal rule a crossbar already hosting the layer takes another of its
+        // tiles on disjoint rows and columns at no extra work (one activation drives both);
+        // otherwise it would run the copies one after another.
+        let share = self.rules.diagonal && self.rules.layer_threshold < 0;
+        let hosts = |bin: &Bin| bin.layers.binary_search(&layer).is_ok();
         for tile in 0..ntiles {
             let it = self.item(layer, copy, tile, times[layer]);
-            // A crossbar already hosting the layer would run the copies one after another.
             let fits = bins.iter().enumerate().filter_map(|(b, bin)| {
-                if bin.layers.binary_search(&layer).is_ok() || !bin.admits(&it, &self.rules) {
+                if (!share && hosts(bin)) || !bin.admits(&it, &self.rules) {
                     return None;
                 }
                 bin.best_fit(&it, &self.rules).map(|(s, l, x, y)| (b, s, l, x, y))
             });
+            // Work the tile adds to a crossbar: none where the layer already runs.
+            let added = |bin: &Bin, w: f64| if hosts(bin) { 0.0 } else { w };
             let pick = match how {
                 Choose::LeastClash => fits
-                    .map(|f| (clash(&bins[f.0]), f))
+                    .map(|f| (added(&bins[f.0], clash(&bins[f.0])), f))
                     .min_by(|a, b| {
                         a.0.total_cmp(&b.0)
                             .then((a.1.1, a.1.2, a.1.0).cmp(&(b.1.1, b.1.2, b.1.0)))
                     })
                     .map(|(_, f)| f),
                 Choose::LeastWork => fits.min_by(|a, b| {
-                    bins[a.0]
-                        .time_ns
-                        .total_cmp(&bins[b.0].time_ns)
-                        .then((a.1, a.2, a.0).cmp(&(b.1, b.2, b.0)))
+                    let w =
+                        |f: &(usize, usize, usize, usize, usize)| added(&bins[f.0], bins[f.0].time_ns + 1.0);
+                    w(a).total_cmp(&w(b)).then((a.1, a.2, a.0).cmp(&(b.1, b.2, b.0)))
                 }),
                 Choose::Tight => fits.min_by_key(|&(b, s, l, ..)| (s, l, b)),
                 Choose::Random => {
