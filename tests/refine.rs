@@ -116,3 +116,43 @@ fn squeezenet_speedups_do_not_regress() {
         assert!(s >= floor, "budget {budget}: {s:.2}x < {floor}x");
     }
 }
+
+/// Under the block-diagonal rule a crossbar already running a layer takes more of its copies
+/// on disjoint rows and columns, at no extra work per sample: on a single crossbar the search
+/// can only speed a layer up that way.
+#[test]
+fn refining_stacks_copies_on_the_block_diagonal() {
+    use rnc::network::{ConvSpec, NetworkBuilder};
+    let mut b = NetworkBuilder::new("one", 3, [12, 12]).unwrap();
+    let x = b.input();
+    b.conv("c", &x, ConvSpec::square(16, 1, 1)).unwrap();
+    let net = b.finish();
+    let tau = tau_default();
+    let rules = Rules {
+        layer_threshold: -1,
+        max_load: 0,
+        diagonal: true,
+        ..Rules::default()
+    };
+    let c = compile(&net, &tau, &opts(1, rules, DuplicateMode::None, Effort::Fast)).unwrap();
+    assert_eq!(c.copies, vec![1]);
+    let preds = net.predecessors(Schedule::Chain);
+    let r = Refine {
+        part: &c.partition,
+        timings: &c.timings,
+        preds: &preds,
+        rules,
+        budget: 1,
+        samples: 8,
+        min_efficiency: 0.0,
+    };
+    let (copies, packing) = r.run(&c.copies, &c.packing, 200, 1);
+    // A 3x16 tile: eight fit the 128-column diagonal of one crossbar.
+    assert!(copies[0] >= 4, "copies {copies:?}");
+    assert_eq!(packing.crossbars, 1);
+    let times: Vec<f64> = c.timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
+    let it = items(&c.partition, &copies, &times);
+    verify(&it, &packing, &rules).unwrap();
+    let after = run_sim(&it, &packing, &times, &preds, 8, false).unwrap();
+    assert!(after.latency_ns < c.sim.latency_ns / 3.0);
+}
