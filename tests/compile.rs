@@ -76,11 +76,17 @@ fn least_crossbars_beat_the_reference() {
     assert!(least("mbv3-small", 1) <= 104);
     assert!(least("mbv3-small", 5) <= 106);
     assert!(least("squeezenet1_1", 1) <= 46);
-    // 684 is optimal under the same-layer rule: the classifier's four 128x10 tiles need four
-    // crossbars, each of which can add only one 64-column stack (every other partial tile is
-    // ≥ 64 columns wide), so the 27 partial tiles need ≥ 10.42 + 4·(54·128)/16384 > 12
-    // crossbars beside the 671 full ones.
+    // 684 is optimal under the layer threshold, and rnc proves it: the classifier's four
+    // 128x10 tiles need four crossbars, whose 118-column strips each take one column of
+    // 64-column tiles at most, so the rest needs 680 more (see pack::bound).
     assert_eq!(least("resnet18", 1), 684);
+    let net = zoo::build("resnet18", 64, 10).unwrap();
+    let mut o = opts(0, DuplicateMode::None, 1);
+    o.find_solution = true;
+    o.pack.generations = 0;
+    let c = compile(&net, &tau, &o).unwrap();
+    assert_eq!(c.lower_bound().crossbars, 684);
+    assert_eq!(c.lower_bound().reason, "by the layer threshold");
 }
 
 /// Issue #4: with both contention rules off, every built-in network packs within one crossbar
