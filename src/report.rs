@@ -38,6 +38,15 @@ pub struct Inspection<'a> {
     pub tiles: usize,
     pub cells: u64,
     pub area_lower_bound: u64,
+    /// Without contention rules: the area bound with tile sides rounded up (pack::bound).
+    pub lower_bound: u64,
+}
+
+/// The rule-free lower bound on crossbars for one copy of every tile.
+fn side_bound(part: &Partition) -> u64 {
+    let n = part.layers.len();
+    let it = crate::compile::items(part, &vec![1; n], &vec![0.0; n]);
+    crate::pack::bound::dff_bound(&it, part.options.xbar).max(part.area_lower_bound())
 }
 
 pub fn inspection<'a>(net: &'a Network, part: &Partition) -> Inspection<'a> {
@@ -73,6 +82,7 @@ pub fn inspection<'a>(net: &'a Network, part: &Partition) -> Inspection<'a> {
         tiles: part.tiles(),
         cells: part.cells(),
         area_lower_bound: part.area_lower_bound(),
+        lower_bound: side_bound(part),
     }
 }
 
@@ -117,12 +127,16 @@ pub fn layer_table(net: &Network, part: &Partition) -> String {
     }
     let _ = writeln!(
         s,
-        "total: {} layers, {} edges, {} tiles, {} cells, area lower bound {} crossbars",
+        "total: {} layers, {} edges, {} tiles, {} cells, area lower bound {} crossbars{}",
         net.layers.len(),
         net.edges.len(),
         part.tiles(),
         part.cells(),
-        part.area_lower_bound()
+        part.area_lower_bound(),
+        match side_bound(part) {
+            b if b > part.area_lower_bound() => format!(" ({b} with tile sides rounded up)"),
+            _ => String::new(),
+        }
     );
     s
 }

@@ -12,6 +12,8 @@ fn inspect_json_has_the_documented_shape() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["tiles"], 210);
     assert_eq!(v["area_lower_bound"], 102);
+    // 82 tiles are over half a crossbar both ways: rounding their sides up proves 103.
+    assert_eq!(v["lower_bound"], 103);
     assert_eq!(v["cells"], 1_671_080);
     let layers = v["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 63);
