@@ -280,6 +280,12 @@ fn try_area(
                 return Ok(p);
             }
         }
+        // `pack` would only retry the same orders.
+        return Err(pack::strategies::does_not_fit_by_area(
+            &it,
+            part.options.xbar,
+            pack_opts,
+        ));
     }
     pack::pack(&it, part.options.xbar, pack_opts)
 }

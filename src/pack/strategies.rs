@@ -100,6 +100,20 @@ pub fn pack(items: &[Item], xbar: Crossbar, opts: &PackOptions) -> Result<Packin
 }
 
 fn does_not_fit(items: &[Item], xbar: Crossbar, opts: &PackOptions) -> PackError {
+    no_fit(items, opts, super::lower_bound(items, xbar, &opts.rules))
+}
+
+/// The "does not fit" error with the area bound only: for feasibility probes, whose errors
+/// nobody reads, the stronger bounds would cost more than the probe.
+pub fn does_not_fit_by_area(items: &[Item], xbar: Crossbar, opts: &PackOptions) -> PackError {
+    let bound = super::Bound {
+        crossbars: super::bound::area_bound(items, xbar),
+        reason: "by area",
+    };
+    no_fit(items, opts, bound)
+}
+
+fn no_fit(items: &[Item], opts: &PackOptions, bound: super::Bound) -> PackError {
     let cells: u64 = items.iter().map(Item::cells).sum();
     let r = &opts.rules;
     let mut rules = Vec::new();
@@ -115,7 +129,6 @@ fn does_not_fit(items: &[Item], xbar: Crossbar, opts: &PackOptions) -> PackError
     if r.diagonal && r.layer_threshold < 0 {
         rules.push("one layer's tiles only on a block diagonal".to_string());
     }
-    let bound = super::lower_bound(items, xbar, r);
     PackError::DoesNotFit {
         budget: opts.budget.unwrap_or(0),
         tiles: items.len(),
