@@ -693,13 +693,14 @@ impl Private<'_> {
             let it = &items[k];
             let mut best: pack::strategies::Choice<(usize, usize, usize)> = None;
             for (b, bin) in bins.iter().enumerate() {
-                if !bin.admits(it, &rules) {
+                let dist = owner[b].abs_diff(it.layer);
+                // Distance ranks first: a farther crossbar cannot win, so skip its fit scan.
+                if best.as_ref().is_some_and(|((d, ..), ..)| dist > *d) || !bin.admits(it, &rules) {
                     continue;
                 }
                 let Some((s, _, x, y)) = bin.best_fit(it, &rules) else {
                     continue;
                 };
-                let dist = owner[b].abs_diff(it.layer);
                 let score = (dist, s, b);
                 if best.as_ref().is_none_or(|(bs, ..)| score < *bs) {
                     best = Some((score, b, x, y));
