@@ -60,31 +60,31 @@ fn baseline_matches_the_reference() {
     assert!(bd.latency_ns <= b8.latency_ns);
 }
 
+/// `--find-solution` for a built-in network at depth split `d` under `rules`, checked.
+fn least(name: &str, d: usize, rules: Rules) -> rnc::compile::Compiled {
+    let tau = tau_default();
+    let net = zoo::build(name, 64, 10).unwrap();
+    let mut o = opts(0, DuplicateMode::None, d);
+    o.find_solution = true;
+    o.pack.generations = 40; // the CLI's default effort
+    o.pack.rules = rules;
+    let c = compile(&net, &tau, &o).unwrap();
+    verify(&c.items, &c.packing, &rules).unwrap();
+    c
+}
+
 #[test]
 fn least_crossbars_beat_the_reference() {
-    let tau = tau_default();
-    let least = |name: &str, d: usize| {
-        let net = zoo::build(name, 64, 10).unwrap();
-        let mut o = opts(0, DuplicateMode::None, d);
-        o.find_solution = true;
-        o.pack.generations = 40; // the CLI's default effort
-        let c = compile(&net, &tau, &o).unwrap();
-        verify(&c.items, &c.packing, &o.pack.rules).unwrap();
-        c.packing.crossbars
-    };
+    let used = |name: &str, d: usize| least(name, d, Rules::default()).packing.crossbars;
     // Reference: 109, 111, 47 (area bounds 102, 102, 45).
-    assert!(least("mbv3-small", 1) <= 104);
-    assert!(least("mbv3-small", 5) <= 106);
-    assert!(least("squeezenet1_1", 1) <= 46);
+    assert!(used("mbv3-small", 1) <= 104);
+    assert!(used("mbv3-small", 5) <= 106);
+    assert!(used("squeezenet1_1", 1) <= 46);
     // 684 is optimal under the layer threshold, and rnc proves it: the classifier's four
     // 128x10 tiles need four crossbars, whose 118-column strips each take one column of
     // 64-column tiles at most, so the rest needs 680 more (see pack::bound).
-    assert_eq!(least("resnet18", 1), 684);
-    let net = zoo::build("resnet18", 64, 10).unwrap();
-    let mut o = opts(0, DuplicateMode::None, 1);
-    o.find_solution = true;
-    o.pack.generations = 0;
-    let c = compile(&net, &tau, &o).unwrap();
+    let c = least("resnet18", 1, Rules::default());
+    assert_eq!(c.packing.crossbars, 684);
     assert_eq!(c.lower_bound().crossbars, 684);
     assert_eq!(c.lower_bound().reason, "by the layer threshold");
 }
@@ -94,24 +94,18 @@ fn least_crossbars_beat_the_reference() {
 /// over half a crossbar both ways, and the dual-feasible rounding of the rest proves 103.
 #[test]
 fn rules_off_packs_within_one_of_the_lower_bound() {
-    let tau = tau_default();
+    let off = Rules {
+        layer_threshold: -1,
+        max_load: 0,
+        ..Rules::default()
+    };
     for (name, d, bound) in [
         ("mbv3-small", 1, 103u64),
         ("mbv3-small", 5, 103),
         ("squeezenet1_1", 1, 45),
         ("resnet18", 1, 682),
     ] {
-        let net = zoo::build(name, 64, 10).unwrap();
-        let mut o = opts(0, DuplicateMode::None, d);
-        o.find_solution = true;
-        o.pack.generations = 40;
-        o.pack.rules = Rules {
-            layer_threshold: -1,
-            max_load: 0,
-            ..Rules::default()
-        };
-        let c = compile(&net, &tau, &o).unwrap();
-        verify(&c.items, &c.packing, &o.pack.rules).unwrap();
+        let c = least(name, d, off);
         assert_eq!(c.lower_bound().crossbars, bound, "{name} D={d}");
         let used = c.packing.crossbars as u64;
         assert!(used <= bound + 1, "{name} D={d}: {used} crossbars, bound {bound}");

@@ -1,6 +1,6 @@
 //! The simulator-guided local search on finished mappings (`rnc::refine`).
 
-use rnc::compile::{CompileOptions, Effort, baseline, compile, items, run_sim};
+use rnc::compile::{CompileOptions, Compiled, Effort, baseline, compile, items, run_sim};
 use rnc::duplicate::DuplicateMode;
 use rnc::hardware::HwConfig;
 use rnc::network::{Schedule, zoo};
@@ -31,6 +31,19 @@ fn opts(budget: usize, rules: Rules, dup: DuplicateMode, effort: Effort) -> Comp
     }
 }
 
+/// The search over a compiled mapping, 8 samples, no efficiency floor.
+fn refiner<'a>(c: &'a Compiled, preds: &'a [Vec<usize>], rules: Rules, budget: usize) -> Refine<'a> {
+    Refine {
+        part: &c.partition,
+        timings: &c.timings,
+        preds,
+        rules,
+        budget,
+        samples: 8,
+        min_efficiency: 0.0,
+    }
+}
+
 const RULES_OFF: Rules = Rules {
     layer_threshold: 0,
     max_load: 0,
@@ -57,15 +70,7 @@ fn refining_never_worsens_and_keeps_every_rule() {
         let o = opts(budget, rules, DuplicateMode::Area, Effort::Fast);
         let c = compile(&net, &tau, &o).unwrap();
         let preds = net.predecessors(Schedule::Chain);
-        let r = Refine {
-            part: &c.partition,
-            timings: &c.timings,
-            preds: &preds,
-            rules,
-            budget,
-            samples: 8,
-            min_efficiency: 0.0,
-        };
+        let r = refiner(&c, &preds, rules, budget);
         let (copies, packing) = r.run(&c.copies, &c.packing, 300, 7);
         let times: Vec<f64> = c.timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
         let it = items(&c.partition, &copies, &times);
@@ -137,15 +142,7 @@ fn refining_stacks_copies_on_the_block_diagonal() {
     let c = compile(&net, &tau, &opts(1, rules, DuplicateMode::None, Effort::Fast)).unwrap();
     assert_eq!(c.copies, vec![1]);
     let preds = net.predecessors(Schedule::Chain);
-    let r = Refine {
-        part: &c.partition,
-        timings: &c.timings,
-        preds: &preds,
-        rules,
-        budget: 1,
-        samples: 8,
-        min_efficiency: 0.0,
-    };
+    let r = refiner(&c, &preds, rules, 1);
     let (copies, packing) = r.run(&c.copies, &c.packing, 200, 1);
     // A 3x16 tile: eight fit the 128-column diagonal of one crossbar.
     assert!(copies[0] >= 4, "copies {copies:?}");
