@@ -689,21 +689,41 @@ impl Private<'_> {
                 items[k].tile,
             )
         });
+        // Crossbars by the layer they were opened for: a light tile looks at the nearest
+        // layers first and stops at the first distance where some crossbar fits, which is
+        // the (distance, fit, crossbar) minimum without scanning every crossbar.
+        let mut by_owner: Vec<Vec<usize>> = vec![Vec::new(); self.timings.len()];
+        for (b, &o) in owner.iter().enumerate() {
+            by_owner[o].push(b);
+        }
         for &k in &light {
             let it = &items[k];
             let mut best: pack::strategies::Choice<(usize, usize, usize)> = None;
-            for (b, bin) in bins.iter().enumerate() {
-                let dist = owner[b].abs_diff(it.layer);
-                // Distance ranks first: a farther crossbar cannot win, so skip its fit scan.
-                if best.as_ref().is_some_and(|((d, ..), ..)| dist > *d) || !bin.admits(it, &rules) {
-                    continue;
+            for dist in 0..by_owner.len() {
+                let below = it.layer.checked_sub(dist);
+                let above = (dist > 0)
+                    .then_some(it.layer + dist)
+                    .filter(|&l| l < by_owner.len());
+                if below.is_none() && above.is_none() {
+                    break;
                 }
-                let Some((s, _, x, y)) = bin.best_fit(it, &rules) else {
-                    continue;
-                };
-                let score = (dist, s, b);
-                if best.as_ref().is_none_or(|(bs, ..)| score < *bs) {
-                    best = Some((score, b, x, y));
+                for l in [below, above].into_iter().flatten() {
+                    for &b in &by_owner[l] {
+                        let bin = &bins[b];
+                        if !bin.admits(it, &rules) {
+                            continue;
+                        }
+                        let Some((s, _, x, y)) = bin.best_fit(it, &rules) else {
+                            continue;
+                        };
+                        let score = (dist, s, b);
+                        if best.as_ref().is_none_or(|(bs, ..)| score < *bs) {
+                            best = Some((score, b, x, y));
+                        }
+                    }
+                }
+                if best.is_some() {
+                    break;
                 }
             }
             let (b, x, y) = match best {
@@ -713,7 +733,7 @@ impl Private<'_> {
                         return None;
                     }
                     bins.push(pack::Bin::new(xbar.rows, xbar.cols));
-                    owner.push(it.layer);
+                    by_owner[it.layer].push(bins.len() - 1);
                     (bins.len() - 1, 0, 0)
                 }
             };
