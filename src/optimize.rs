@@ -24,6 +24,32 @@ pub struct Stage {
     pub time_ns: f64,
 }
 
+/// Stage times by (first layer, last layer, crossbars).
+pub type StageCache =
+    std::collections::HashMap<(u32, u32, u32), f64, std::hash::BuildHasherDefault<KeyHasher>>;
+
+/// A multiply-rotate hash for the stage cache's small integer keys: SipHash took ~7 % of a
+/// default-effort compile. Lookups only, so the hash never affects results.
+#[derive(Default, Clone, Copy)]
+pub struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
 /// Inputs shared by every evaluation.
 pub struct Problem<'a> {
     pub part: &'a Partition,
@@ -37,7 +63,7 @@ pub struct Problem<'a> {
     /// Fraction of a stage's cells the planner may fill (tiles rarely pack to the last cell).
     pub area_fill: f64,
     /// Stage times already computed, by (a, b, k): the planner asks for the same ones often.
-    pub cache: std::cell::RefCell<std::collections::HashMap<(u32, u32, u32), f64>>,
+    pub cache: std::cell::RefCell<StageCache>,
     /// Light layers that do not belong to a stage: one copy, placed after the stages on
     /// whichever crossbar near them has room (their time still counts in their stage).
     pub floating: Vec<bool>,
