@@ -237,6 +237,7 @@ impl Refine<'_> {
                     })
                     .map(|(_, f)| f),
                 Choose::LeastWork => fits.min_by(|a, b| {
+                    // +1 ns: an idle crossbar still ranks after one already running the layer.
                     let w =
                         |f: &(usize, usize, usize, usize, usize)| added(&bins[f.0], bins[f.0].time_ns + 1.0);
                     w(a).total_cmp(&w(b)).then((a.1, a.2, a.0).cmp(&(b.1, b.2, b.0)))

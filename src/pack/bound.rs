@@ -164,6 +164,9 @@ fn beside<'a>(j: &Item, others: impl Iterator<Item = &'a Item>, xbar: Crossbar) 
     // every tile that fits the strip is wider than half of it, no two sit side by side, so
     // their heights add up to at most r: they cover at most r × (the widest of them).
     let strip = |w: u64, sides: &mut dyn Iterator<Item = (u64, u64)>| -> u64 {
+        if w == 0 {
+            return 0; // a full tile: no need to look at the others
+        }
         let fitting: Vec<u64> = sides.filter(|&(a, _)| a <= w).map(|(a, _)| a).collect();
         match fitting.iter().max() {
             None => 0,
