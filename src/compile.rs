@@ -83,9 +83,7 @@ impl Compiled {
     /// The strongest lower bound on the crossbars one copy of every tile needs under the
     /// user's contention rules (at least the area bound).
     pub fn lower_bound(&self) -> pack::Bound {
-        let ones = vec![1; self.timings.len()];
-        let times: Vec<f64> = self.timings.iter().map(|t| t.time(1)).collect();
-        let it = items(&self.partition, &ones, &times);
+        let it = one_copy_items(&self.partition);
         pack::lower_bound(&it, self.partition.options.xbar, &self.options.pack.rules)
     }
     pub fn cells(&self) -> u64 {
@@ -170,6 +168,12 @@ pub fn items(part: &Partition, copies: &[u64], times: &[f64]) -> Vec<Item> {
         }
     }
     v
+}
+
+/// One copy of every tile, without times: what the lower bounds look at.
+pub fn one_copy_items(part: &Partition) -> Vec<Item> {
+    let n = part.layers.len();
+    items(part, &vec![1; n], &vec![0.0; n])
 }
 
 /// Compiles `net` for the options: the full pipeline up to simulation.

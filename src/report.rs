@@ -44,8 +44,7 @@ pub struct Inspection<'a> {
 
 /// The rule-free lower bound on crossbars for one copy of every tile.
 fn side_bound(part: &Partition) -> u64 {
-    let n = part.layers.len();
-    let it = crate::compile::items(part, &vec![1; n], &vec![0.0; n]);
+    let it = crate::compile::one_copy_items(part);
     crate::pack::bound::dff_bound(&it, part.options.xbar).max(part.area_lower_bound())
 }
 

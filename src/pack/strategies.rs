@@ -261,7 +261,7 @@ fn quality(items: &[Item], p: &Packing) -> (usize, i128) {
 /// Sorted orders, then a biased random-key genetic algorithm over orders.
 fn search(items: &[Item], xbar: Crossbar, opts: &PackOptions, cap: usize) -> Option<Packing> {
     let n = items.len();
-    let lower = items.iter().map(Item::cells).sum::<u64>().div_ceil(xbar.cells()) as usize;
+    let lower = super::bound::area_bound(items, xbar) as usize;
     let mut best: Option<(Packing, (usize, i128))> = None;
     let consider = |p: Option<Packing>, best: &mut Option<(Packing, (usize, i128))>| {
         if let Some(p) = p {
@@ -501,7 +501,7 @@ pub fn ruin_and_recreate(
     };
     rebuild(&p, &mut on, &mut fill);
     let sq = |f: u64| (f as i128) * (f as i128);
-    let lower = items.iter().map(Item::cells).sum::<u64>().div_ceil(xbar.cells()) as usize;
+    let lower = super::bound::area_bound(items, xbar) as usize;
     // Stop after a long run of moves that change nothing (plateau moves do not count).
     let mut idle = 0usize;
     for _ in 0..iterations {
