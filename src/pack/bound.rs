@@ -58,7 +58,7 @@ pub fn lower_bound(items: &[Item], xbar: Crossbar, rules: &Rules) -> Bound {
 
 /// The dual-feasible-function bound: the best over pairs of functions, one per side.
 pub fn dff_bound(items: &[Item], xbar: Crossbar) -> u64 {
-    if items.is_empty() {
+    if items.is_empty() || xbar.rows == 0 || xbar.cols == 0 {
         return 0;
     }
     // Tiles grouped by shape: a network has a few dozen shapes among hundreds of tiles.
