@@ -157,12 +157,15 @@ pub fn run(a: CompileArgs) -> anyhow::Result<()> {
             "{:>6} {:>8} {:>6} {:>6} {:>8} {:>12} {:>12} {:>8} {:>6}",
             "factor", "budget", "used", "bound", "util", "latency_ms", "ideal_ms", "speedup", "eff"
         );
-        for &f in &a.budget_sweep {
+        let spin = spinner(a.effort);
+        for (n, &f) in a.budget_sweep.iter().enumerate() {
             if !(f > 0.0 && f.is_finite()) {
                 anyhow::bail!("--budget-sweep: {f} is not a positive factor");
             }
             let budget = (f * base.crossbars as f64).round() as usize;
-            match compile_split(&net, tau, &mk(budget), a.partition.depth_split_auto()) {
+            spin.set_prefix(format!("factor {f} ({} of {}): ", n + 1, a.budget_sweep.len()));
+            let result = compile_split(&net, tau, &mk(budget), a.partition.depth_split_auto(), &spin);
+            spin.suspend(|| match result {
                 Ok(c) => {
                     let s = rnc::report::summary(&net, &c, &base, None);
                     println!(
@@ -179,8 +182,9 @@ pub fn run(a: CompileArgs) -> anyhow::Result<()> {
                     );
                 }
                 Err(e) => println!("{f:>6.2} {budget:>8}  does not fit: {e}"),
-            }
+            });
         }
+        spin.finish_and_clear();
         return Ok(());
     }
     let budget = match (a.crossbars, a.find_solution) {
@@ -191,7 +195,10 @@ pub fn run(a: CompileArgs) -> anyhow::Result<()> {
         (None, true) => 0,
         (None, false) => anyhow::bail!("give --crossbars N (or --find-solution, or --budget-sweep F,F,...)"),
     };
-    let c = compile_split(&net, tau, &mk(budget), a.partition.depth_split_auto())?;
+    let spin = spinner(a.effort);
+    let c = compile_split(&net, tau, &mk(budget), a.partition.depth_split_auto(), &spin);
+    spin.finish_and_clear();
+    let c = c?;
     let energy = rnc::report::energy_per_inference_nj(&c, &hw, bits);
     let s = rnc::report::summary(&net, &c, &base, energy);
     let summary_json = serde_json::to_string_pretty(&s)?;
@@ -259,11 +266,27 @@ fn write_compile_plots(dir: &std::path::Path) -> anyhow::Result<()> {
 
 /// Compiles with the given D, or with each candidate D when `auto`, keeping the lowest
 /// simulated latency (ties: the smaller D).
+/// Elapsed time and what is being mapped, on stderr while a default- or max-effort compile
+/// runs (seconds to minutes); fast effort needs none. Hidden when stderr is not a terminal.
+fn spinner(effort: Effort) -> indicatif::ProgressBar {
+    if effort == Effort::Fast {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {elapsed} {prefix}{msg}") {
+        bar.set_style(style);
+    }
+    bar.set_message(format!("mapping at {effort:?} effort").to_lowercase());
+    bar.enable_steady_tick(std::time::Duration::from_millis(150));
+    bar
+}
+
 fn compile_split(
     net: &rnc::network::Network,
     tau: rnc::compile::TileLatency,
     opts: &CompileOptions,
     auto: bool,
+    spin: &indicatif::ProgressBar,
 ) -> anyhow::Result<rnc::compile::Compiled> {
     if !auto {
         return compile(net, tau, opts);
@@ -273,7 +296,9 @@ fn compile_split(
     let key = |c: &rnc::compile::Compiled| rnc::refine::rank(&c.sim, opts.min_efficiency);
     let mut best: Option<rnc::compile::Compiled> = None;
     let mut last_err = None;
-    for d in [1usize, 2, 4, 8, 16, 32] {
+    const SPLITS: [usize; 6] = [1, 2, 4, 8, 16, 32];
+    for (n, d) in SPLITS.into_iter().enumerate() {
+        spin.set_message(format!("depth split {d} ({} of {})", n + 1, SPLITS.len()));
         let mut o = *opts;
         o.partition.depth_split = d;
         match compile(net, tau, &o) {
