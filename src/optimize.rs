@@ -678,7 +678,10 @@ impl Private<'_> {
         let t1: Vec<f64> = self.timings.iter().map(|t| t.time(1)).collect();
         let items = crate::compile::items(self.part, copies, &times);
         let mut bins: Vec<pack::Bin> = Vec::new();
-        let mut owner: Vec<usize> = Vec::new(); // the layer a crossbar was opened for
+        // Crossbars by the layer they were opened for: a light tile looks at the nearest
+        // layers first and stops at the first distance where some crossbar fits, which is
+        // the (distance, fit, crossbar) minimum without scanning every crossbar.
+        let mut by_owner: Vec<Vec<usize>> = vec![Vec::new(); self.timings.len()];
         let mut placements = vec![
             Placement {
                 crossbar: 0,
@@ -700,7 +703,7 @@ impl Private<'_> {
             let mut b = pack::Bin::new(xbar.rows, xbar.cols);
             b.place(&items[k], 0, 0);
             bins.push(b);
-            owner.push(items[k].layer);
+            by_owner[items[k].layer].push(bins.len() - 1);
             placements[k] = Placement {
                 crossbar: (bins.len() - 1) as u32,
                 x: 0,
@@ -715,13 +718,6 @@ impl Private<'_> {
                 items[k].tile,
             )
         });
-        // Crossbars by the layer they were opened for: a light tile looks at the nearest
-        // layers first and stops at the first distance where some crossbar fits, which is
-        // the (distance, fit, crossbar) minimum without scanning every crossbar.
-        let mut by_owner: Vec<Vec<usize>> = vec![Vec::new(); self.timings.len()];
-        for (b, &o) in owner.iter().enumerate() {
-            by_owner[o].push(b);
-        }
         for &k in &light {
             let it = &items[k];
             let mut best: pack::strategies::Choice<(usize, usize, usize)> = None;

@@ -1,10 +1,10 @@
 //! `Rules::diagonal` (`--same-layer-diagonal`): tiles of one layer share a crossbar only on
 //! disjoint rows and columns, so one activation drives them together as the simulator assumes.
 
-use rnc::compile::{CompileOptions, Effort, baseline, compile};
+use rnc::compile::{CompileOptions, Compiled, Effort, baseline, compile};
 use rnc::duplicate::DuplicateMode;
 use rnc::hardware::HwConfig;
-use rnc::network::{Schedule, zoo};
+use rnc::network::{Network, Schedule, zoo};
 use rnc::pack::{Bin, Item, PackOptions, Packer, Packing, Placement, Rules, verify};
 use rnc::partition::Crossbar;
 
@@ -35,6 +35,23 @@ fn squeezenet_opts(budget: usize, generations: usize) -> CompileOptions {
         samples: 8,
         ..Default::default()
     }
+}
+
+fn tau_default() -> impl Fn(usize, usize) -> f64 + Sync {
+    let hw = HwConfig::embedded_default();
+    move |r, c| hw.latency_ns(r, c, 8)
+}
+
+/// squeezenet1_1 compiled with [`squeezenet_opts`], checked against the diagonal rule and the
+/// budget; with the network and the ISAAC-like latency.
+fn squeezenet_diagonal(budget: usize, generations: usize) -> (Network, Compiled, f64) {
+    let tau = tau_default();
+    let net = zoo::build("squeezenet1_1", 64, 10).unwrap();
+    let c = compile(&net, &tau, &squeezenet_opts(budget, generations)).unwrap();
+    verify(&c.items, &c.packing, &DIAGONAL).unwrap();
+    assert!(c.packing.crossbars <= budget);
+    let base = baseline(&net, Crossbar::default(), &tau, 8, Schedule::Chain).unwrap();
+    (net, c, base.latency_ns)
 }
 
 fn tile(layer: usize, copy: usize, rows: usize, cols: usize) -> Item {
@@ -110,13 +127,8 @@ fn verify_rejects_tiles_of_one_layer_side_by_side() {
 
 #[test]
 fn duplicated_squeezenet_shares_crossbars_only_on_the_diagonal() {
-    let hw = HwConfig::embedded_default();
-    let tau = move |r: usize, c: usize| hw.latency_ns(r, c, 8);
-    let net = zoo::build("squeezenet1_1", 64, 10).unwrap();
-    let o = squeezenet_opts(80, 10);
-    let c = compile(&net, &tau, &o).unwrap();
-    verify(&c.items, &c.packing, &DIAGONAL).unwrap();
-    assert!(c.packing.crossbars <= 80);
+    let (net, c, base_ns) = squeezenet_diagonal(80, 10);
+    let o = c.options;
     // Checked here from the geometry, independently of `verify`.
     let mut shared = 0;
     for (i, (a, pa)) in c.items.iter().zip(&c.packing.placements).enumerate() {
@@ -150,12 +162,8 @@ fn duplicated_squeezenet_shares_crossbars_only_on_the_diagonal() {
         },
         ..o
     };
-    let d = compile(&net, &tau, &apart).unwrap();
-    let base = baseline(&net, Crossbar::default(), &tau, 8, Schedule::Chain).unwrap();
-    let (fast, slow) = (
-        base.latency_ns / c.sim.latency_ns,
-        base.latency_ns / d.sim.latency_ns,
-    );
+    let d = compile(&net, &tau_default(), &apart).unwrap();
+    let (fast, slow) = (base_ns / c.sim.latency_ns, base_ns / d.sim.latency_ns);
     assert!(fast > slow * 1.1, "diagonal {fast:.2}× vs apart {slow:.2}×");
 }
 
@@ -164,15 +172,8 @@ fn duplicated_squeezenet_shares_crossbars_only_on_the_diagonal() {
 /// reached 15.3× at efficiency 0.62 without it, 17.3× at 0.96 with it.
 #[test]
 fn headroom_gives_squeezenet_a_fast_contention_free_mapping_on_112() {
-    let hw = HwConfig::embedded_default();
-    let tau = move |r: usize, c: usize| hw.latency_ns(r, c, 8);
-    let net = zoo::build("squeezenet1_1", 64, 10).unwrap();
-    let o = squeezenet_opts(112, 40);
-    let c = compile(&net, &tau, &o).unwrap();
-    verify(&c.items, &c.packing, &DIAGONAL).unwrap();
-    assert!(c.packing.crossbars <= 112);
-    let base = baseline(&net, Crossbar::default(), &tau, 8, Schedule::Chain).unwrap();
-    let speedup = base.latency_ns / c.sim.latency_ns;
+    let (_, c, base_ns) = squeezenet_diagonal(112, 40);
+    let speedup = base_ns / c.sim.latency_ns;
     let eff = c.sim.contention_efficiency();
     assert!(
         speedup > 16.5 && eff > 0.9,
