@@ -284,6 +284,15 @@ fn try_area(
                 return Ok(p);
             }
         }
+        let var: usize = std::env::var("RNC_SPREAD")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(9);
+        if var < 9
+            && let Some(p) = pack::strategies::spread(&it, part.options.xbar, &pack_opts.rules, cap, var)
+        {
+            return Ok(p);
+        }
         // `pack` would only retry the same orders.
         return Err(pack::strategies::does_not_fit_by_area(
             &it,
@@ -462,6 +471,10 @@ fn auto(
     );
     let mut cands: Vec<Mapping> = [pr?, st?, sp?].into_iter().flatten().collect();
     cands.extend(ca?.into_iter().flatten());
+    // A mapping without contention at all: latency = ideal latency (too slow for fast effort).
+    if opts.effort != Effort::Fast {
+        cands.extend(timeline(part, timings, preds, opts));
+    }
     if cands.is_empty() {
         cands.extend(contention_aware(part, timings, preds, opts, 1.0)?);
     }
@@ -556,6 +569,28 @@ fn headrooms(effort: Effort) -> &'static [f64] {
         Effort::Default => &[1.0, 1.25],
         Effort::Max => &[1.0, 1.1, 1.25, 1.4, 1.5, 1.75, 2.0],
     }
+}
+
+/// A mapping without time conflicts (see [`crate::timeline`]).
+fn timeline(
+    part: &Partition,
+    timings: &[LayerTiming],
+    preds: &[Vec<usize>],
+    opts: &CompileOptions,
+) -> Option<Mapping> {
+    if opts.budget == 0 {
+        return None;
+    }
+    crate::timeline::Timeline {
+        part,
+        timings,
+        preds,
+        rules: opts.pack.rules,
+        budget: opts.budget,
+        samples: opts.samples,
+        effort: opts.effort,
+    }
+    .map()
 }
 
 /// Heavy layers on private crossbars (see [`crate::optimize::Private`]).

@@ -22,3 +22,4 @@ pub mod report;
 pub mod rng;
 pub mod search;
 pub mod simulate;
+pub mod timeline;

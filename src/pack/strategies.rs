@@ -170,6 +170,43 @@ fn reference_order(
     place_in_order(items, xbar, rules, order, cap, Fit::FarCorner, |_, _, _| 0u8)
 }
 
+/// EXPERIMENT: rule-bound instances. Big tiles first, then layers with the most tiles first;
+/// each tile to the admitting crossbar with the fewest tiles.
+pub fn spread(items: &[Item], xbar: Crossbar, rules: &Rules, cap: usize, variant: usize) -> Option<Packing> {
+    let nl = items.iter().map(|i| i.layer + 1).max().unwrap_or(0);
+    let mut count = vec![0usize; nl];
+    for it in items {
+        count[it.layer] += 1;
+    }
+    let big = |it: &Item| 2 * it.cells() > xbar.cells();
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (&items[a], &items[b]);
+        big(y)
+            .cmp(&big(x))
+            .then(if big(x) {
+                y.cells().cmp(&x.cells())
+            } else {
+                std::cmp::Ordering::Equal
+            })
+            .then(count[y.layer].cmp(&count[x.layer]))
+            .then(x.layer.cmp(&y.layer))
+            .then(y.cells().cmp(&x.cells()))
+            .then(a.cmp(&b))
+    });
+    match variant {
+        0 => place_in_order(items, xbar, rules, &order, cap, Fit::ShortSide, |b, _, f| {
+            (b.tiles, f)
+        }),
+        1 => place_in_order(items, xbar, rules, &order, cap, Fit::ShortSide, |b, _, f| {
+            (f, b.tiles)
+        }),
+        _ => place_in_order(items, xbar, rules, &order, cap, Fit::ShortSide, |b, _, f| {
+            (u64::MAX - b.used_cells, f)
+        }),
+    }
+}
+
 /// Greedy global best-short-side-fit in the given order.
 pub fn greedy(items: &[Item], xbar: Crossbar, rules: &Rules, order: &[usize], cap: usize) -> Option<Packing> {
     greedy_fit(items, xbar, rules, order, cap, Fit::ShortSide)
