@@ -284,15 +284,6 @@ fn try_area(
                 return Ok(p);
             }
         }
-        let var: usize = std::env::var("RNC_SPREAD")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(9);
-        if var < 9
-            && let Some(p) = pack::strategies::spread(&it, part.options.xbar, &pack_opts.rules, cap, var)
-        {
-            return Ok(p);
-        }
         // `pack` would only retry the same orders.
         return Err(pack::strategies::does_not_fit_by_area(
             &it,

@@ -6,12 +6,12 @@
 //! time, so the latency is the ideal one. In a short batch the first layers are done before
 //! the last ones start (squeezenet1_1 at 8 samples: layer 0 finishes before layer 13 begins),
 //! and behind the bottleneck every layer runs at one period, so light layers also interleave
-//! by phase. [`map`] packs under that rule (no per-crossbar time budget is needed) and spends
+//! by phase. [`Timeline::map`] packs under that rule (no per-crossbar time budget is needed) and spends
 //! the room it leaves on copies that lower the ideal latency.
 
 use crate::compile::Effort;
 use crate::duplicate::{self, LayerTiming};
-use crate::pack::{Bin, Item, Packing, Placement, Rules};
+use crate::pack::{Packing, Rules};
 use crate::partition::Partition;
 
 /// Busy intervals [start, end) of every layer in the contention-free schedule, by sample.
@@ -67,62 +67,6 @@ pub fn conflicts(times: &[f64], preds: &[Vec<usize>], samples: usize) -> Vec<Vec
     c
 }
 
-/// Greedy best-short-side-fit in `order` under `rules` and the time conflicts; None when more
-/// than `cap` crossbars would be needed.
-pub fn pack(
-    items: &[Item],
-    part: &Partition,
-    rules: &Rules,
-    conflict: &[Vec<bool>],
-    order: &[usize],
-    cap: usize,
-) -> Option<Packing> {
-    let xbar = part.options.xbar;
-    let mut bins: Vec<Bin> = Vec::new();
-    let mut placements = vec![
-        Placement {
-            crossbar: 0,
-            x: 0,
-            y: 0
-        };
-        items.len()
-    ];
-    for &k in order {
-        let it = &items[k];
-        let mut best: Option<((usize, usize, usize), usize, usize)> = None;
-        for (b, bin) in bins.iter().enumerate() {
-            if !bin.admits(it, rules) || bin.layers.iter().any(|&l| conflict[l][it.layer]) {
-                continue;
-            }
-            if let Some((p, q, x, y)) = bin.best_fit(it, rules) {
-                let key = (p, q, b);
-                if best.is_none_or(|(bk, ..)| key < bk) {
-                    best = Some((key, x, y));
-                }
-            }
-        }
-        let (b, x, y) = match best {
-            Some(((_, _, b), x, y)) => (b, x, y),
-            None if bins.len() < cap => {
-                bins.push(Bin::new(xbar.rows, xbar.cols));
-                (bins.len() - 1, 0, 0)
-            }
-            None => return None,
-        };
-        bins[b].place(it, x, y);
-        placements[k] = Placement {
-            crossbar: b as u32,
-            x,
-            y,
-        };
-    }
-    Some(Packing {
-        xbar,
-        crossbars: bins.len(),
-        placements,
-    })
-}
-
 /// Inputs of [`Timeline::map`].
 pub struct Timeline<'a> {
     pub part: &'a Partition,
@@ -171,7 +115,14 @@ impl Timeline<'_> {
                 });
                 o
             };
-            pack(&items, self.part, &rules, &conflict, &order, self.budget)
+            crate::pack::strategies::greedy_where(
+                &items,
+                self.part.options.xbar,
+                &rules,
+                &order,
+                self.budget,
+                |bin, it| !bin.layers.iter().any(|&l| conflict[l][it.layer]),
+            )
         })
     }
 

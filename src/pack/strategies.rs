@@ -170,43 +170,6 @@ fn reference_order(
     place_in_order(items, xbar, rules, order, cap, Fit::FarCorner, |_, _, _| 0u8)
 }
 
-/// EXPERIMENT: rule-bound instances. Big tiles first, then layers with the most tiles first;
-/// each tile to the admitting crossbar with the fewest tiles.
-pub fn spread(items: &[Item], xbar: Crossbar, rules: &Rules, cap: usize, variant: usize) -> Option<Packing> {
-    let nl = items.iter().map(|i| i.layer + 1).max().unwrap_or(0);
-    let mut count = vec![0usize; nl];
-    for it in items {
-        count[it.layer] += 1;
-    }
-    let big = |it: &Item| 2 * it.cells() > xbar.cells();
-    let mut order: Vec<usize> = (0..items.len()).collect();
-    order.sort_by(|&a, &b| {
-        let (x, y) = (&items[a], &items[b]);
-        big(y)
-            .cmp(&big(x))
-            .then(if big(x) {
-                y.cells().cmp(&x.cells())
-            } else {
-                std::cmp::Ordering::Equal
-            })
-            .then(count[y.layer].cmp(&count[x.layer]))
-            .then(x.layer.cmp(&y.layer))
-            .then(y.cells().cmp(&x.cells()))
-            .then(a.cmp(&b))
-    });
-    match variant {
-        0 => place_in_order(items, xbar, rules, &order, cap, Fit::ShortSide, |b, _, f| {
-            (b.tiles, f)
-        }),
-        1 => place_in_order(items, xbar, rules, &order, cap, Fit::ShortSide, |b, _, f| {
-            (f, b.tiles)
-        }),
-        _ => place_in_order(items, xbar, rules, &order, cap, Fit::ShortSide, |b, _, f| {
-            (u64::MAX - b.used_cells, f)
-        }),
-    }
-}
-
 /// Greedy global best-short-side-fit in the given order.
 pub fn greedy(items: &[Item], xbar: Crossbar, rules: &Rules, order: &[usize], cap: usize) -> Option<Packing> {
     greedy_fit(items, xbar, rules, order, cap, Fit::ShortSide)
@@ -224,10 +187,19 @@ pub fn greedy_fit(
     place_in_order(items, xbar, rules, order, cap, fit, |_, _, f| f)
 }
 
-/// The loop every greedy packer shares: items in `order`, each to the admitting crossbar with
-/// the smallest `score(bin, item, fit)` (ties: lower crossbar), where `fit` is the free
-/// rectangle the bin offers under `fit_rule`; a new crossbar opens (up to `cap`) when none
-/// admits the item.
+/// Greedy global best-short-side-fit in the given order, on crossbars that the rules and also
+/// `admit(bin, item)` allow (for constraints beyond [`Rules`], e.g. time conflicts).
+pub fn greedy_where(
+    items: &[Item],
+    xbar: Crossbar,
+    rules: &Rules,
+    order: &[usize],
+    cap: usize,
+    admit: impl Fn(&Bin, &Item) -> bool,
+) -> Option<Packing> {
+    place_where(items, xbar, rules, order, cap, Fit::ShortSide, admit, |_, _, f| f)
+}
+
 fn place_in_order<S: PartialOrd>(
     items: &[Item],
     xbar: Crossbar,
@@ -235,6 +207,24 @@ fn place_in_order<S: PartialOrd>(
     order: &[usize],
     cap: usize,
     fit_rule: Fit,
+    score: impl Fn(&Bin, &Item, (usize, usize)) -> S,
+) -> Option<Packing> {
+    place_where(items, xbar, rules, order, cap, fit_rule, |_, _| true, score)
+}
+
+/// The loop every greedy packer shares: items in `order`, each to the admitting crossbar with
+/// the smallest `score(bin, item, fit)` (ties: lower crossbar), where `fit` is the free
+/// rectangle the bin offers under `fit_rule`; a new crossbar opens (up to `cap`) when none
+/// admits the item.
+#[allow(clippy::too_many_arguments)]
+fn place_where<S: PartialOrd>(
+    items: &[Item],
+    xbar: Crossbar,
+    rules: &Rules,
+    order: &[usize],
+    cap: usize,
+    fit_rule: Fit,
+    admit: impl Fn(&Bin, &Item) -> bool,
     score: impl Fn(&Bin, &Item, (usize, usize)) -> S,
 ) -> Option<Packing> {
     let mut bins: Vec<Bin> = Vec::new();
@@ -250,7 +240,7 @@ fn place_in_order<S: PartialOrd>(
         let it = &items[k];
         let mut best: Choice<S> = None;
         for (b, bin) in bins.iter().enumerate() {
-            if !bin.admits(it, rules) {
+            if !bin.admits(it, rules) || !admit(bin, it) {
                 continue;
             }
             if let Some((p, q, x, y)) = bin.fit(it, fit_rule, rules) {
