@@ -219,7 +219,7 @@ fn finish(
     preds: &[Vec<usize>],
     opts: &CompileOptions,
 ) -> anyhow::Result<Compiled> {
-    let times: Vec<f64> = timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
+    let times = duplicate::times(&timings, &copies);
     let it = items(&part, &copies, &times);
     // Every mapper's result is checked against the crossbar and the user's rules: a bug in a
     // mapper must never reach a user's pack.csv.
@@ -273,7 +273,7 @@ fn try_area(
     copies: &[u64],
     pack_opts: &PackOptions,
 ) -> Result<Packing, PackError> {
-    let times: Vec<f64> = timings.iter().zip(copies).map(|(t, &x)| t.time(x)).collect();
+    let times = duplicate::times(timings, copies);
     let it = items(part, copies, &times);
     if pack_opts.packer == pack::Packer::Search && pack_opts.generations == 0 {
         // Feasibility probe: the first sorted order that fits is enough.
@@ -420,7 +420,7 @@ fn simulated(
     preds: &[Vec<usize>],
     samples: usize,
 ) -> anyhow::Result<SimResult> {
-    let times: Vec<f64> = timings.iter().zip(copies).map(|(t, &x)| t.time(x)).collect();
+    let times = duplicate::times(timings, copies);
     let it = items(part, copies, &times);
     run_sim(&it, packing, &times, preds, samples, false)
 }
@@ -669,7 +669,7 @@ fn private(
             let Some((copies, (it, packing))) = found else {
                 continue;
             };
-            let times: Vec<f64> = timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
+            let times = duplicate::times(timings, &copies);
             if cap >= 1.0 {
                 uncapped_max = times.iter().copied().fold(0.0, f64::max);
             }
@@ -833,7 +833,7 @@ fn contention_aware(
         if !opts.find_solution && duplicate::cells(timings, copies) > budget_cells {
             return None;
         }
-        let times: Vec<f64> = timings.iter().zip(copies).map(|(t, &x)| t.time(x)).collect();
+        let times = duplicate::times(timings, copies);
         let it = items(part, copies, &times);
         let mut best: Option<(Packing, f64, usize)> = None;
         for &v in variants {
@@ -1377,7 +1377,7 @@ pub fn fill_spare(
     budget: usize,
 ) -> (Vec<u64>, Packing) {
     let xbar = packing.xbar;
-    let times: Vec<f64> = timings.iter().zip(copies).map(|(t, &x)| t.time(x)).collect();
+    let times = duplicate::times(timings, copies);
     let old = items(part, copies, &times);
     let mut bins: Vec<pack::Bin> = (0..packing.crossbars.max(budget))
         .map(|_| pack::Bin::new(xbar.rows, xbar.cols))

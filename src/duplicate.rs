@@ -94,6 +94,11 @@ pub fn copies_for_period(timings: &[LayerTiming], p: f64) -> Option<Vec<u64>> {
     timings.iter().map(|t| t.copies_for(p)).collect()
 }
 
+/// t_i(x_i) of every layer.
+pub fn times(timings: &[LayerTiming], copies: &[u64]) -> Vec<f64> {
+    timings.iter().zip(copies).map(|(t, &x)| t.time(x)).collect()
+}
+
 /// Cells needed by `copies`.
 pub fn cells(timings: &[LayerTiming], copies: &[u64]) -> u64 {
     timings.iter().zip(copies).map(|(t, &x)| t.cells * x).sum()

@@ -674,7 +674,7 @@ impl Private<'_> {
     /// Packs `copies`: heavy tiles one per crossbar, light tiles near their neighbours.
     pub fn pack(&self, copies: &[u64], heavy_ns: f64, period: Option<f64>) -> Option<(Vec<Item>, Packing)> {
         let xbar = self.part.options.xbar;
-        let times: Vec<f64> = self.timings.iter().zip(copies).map(|(t, &x)| t.time(x)).collect();
+        let times = crate::duplicate::times(self.timings, copies);
         let t1: Vec<f64> = self.timings.iter().map(|t| t.time(1)).collect();
         let items = crate::compile::items(self.part, copies, &times);
         let mut bins: Vec<pack::Bin> = Vec::new();

@@ -457,7 +457,7 @@ impl Refine<'_> {
                 }
             }
         }
-        let times: Vec<f64> = self.timings.iter().zip(copies).map(|(t, &x)| t.time(x)).collect();
+        let times = crate::duplicate::times(self.timings, copies);
         let bins = self.bins(&at, &times);
         let mut cur = State { at, bins };
         let Some(mut key) = self.evaluate(&cur) else {

@@ -126,20 +126,31 @@ fn validate(input: &SimInput) -> Result<(), SimError> {
     Ok(())
 }
 
-/// Contention-free finish time of the last sample: C(s,i) = max(C(s,preds), C(s−1,i)) + t_i.
-pub fn ideal_latency(layer_time_ns: &[f64], preds: &[Vec<usize>], samples: usize) -> f64 {
+/// The contention-free schedule, C(s,i) = max(C(s,preds), C(s−1,i)) + t_i: `run(layer, start,
+/// end)` for every execution, sample by sample, layers in order.
+pub fn contention_free(
+    layer_time_ns: &[f64],
+    preds: &[Vec<usize>],
+    samples: usize,
+    mut run: impl FnMut(usize, f64, f64),
+) {
     let n = layer_time_ns.len();
     let mut prev = vec![0.0f64; n];
     let mut cur = vec![0.0f64; n];
-    let mut last = 0.0f64;
     for _ in 0..samples {
         for i in 0..n {
             let ready = preds[i].iter().map(|&p| cur[p]).fold(prev[i], f64::max);
             cur[i] = ready + layer_time_ns[i];
+            run(i, ready, cur[i]);
         }
-        last = cur.iter().copied().fold(0.0, f64::max);
         std::mem::swap(&mut prev, &mut cur);
     }
+}
+
+/// Contention-free finish time of the last sample (every finish time grows with the sample).
+pub fn ideal_latency(layer_time_ns: &[f64], preds: &[Vec<usize>], samples: usize) -> f64 {
+    let mut last = 0.0f64;
+    contention_free(layer_time_ns, preds, samples, |_, _, end| last = last.max(end));
     last
 }
 

@@ -16,18 +16,10 @@ use crate::partition::Partition;
 
 /// Busy intervals [start, end) of every layer in the contention-free schedule, by sample.
 pub fn busy(times: &[f64], preds: &[Vec<usize>], samples: usize) -> Vec<Vec<(f64, f64)>> {
-    let n = times.len();
-    let mut runs = vec![Vec::with_capacity(samples); n];
-    let mut prev = vec![0.0f64; n];
-    let mut cur = vec![0.0f64; n];
-    for _ in 0..samples {
-        for i in 0..n {
-            let ready = preds[i].iter().map(|&p| cur[p]).fold(prev[i], f64::max);
-            cur[i] = ready + times[i];
-            runs[i].push((ready, cur[i]));
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
+    let mut runs = vec![Vec::with_capacity(samples); times.len()];
+    crate::simulate::contention_free(times, preds, samples, |i, start, end| {
+        runs[i].push((start, end));
+    });
     runs
 }
 
@@ -81,7 +73,7 @@ pub struct Timeline<'a> {
 
 impl Timeline<'_> {
     fn times(&self, copies: &[u64]) -> Vec<f64> {
-        self.timings.iter().zip(copies).map(|(t, &x)| t.time(x)).collect()
+        duplicate::times(self.timings, copies)
     }
 
     fn ideal(&self, copies: &[u64]) -> f64 {
