@@ -155,3 +155,16 @@ fn auto_gains_from_the_contention_free_candidate() {
     let s = base.latency_ns / c.sim.latency_ns;
     assert!(s >= 30.0, "{s:.2}x");
 }
+
+/// Behind a bottleneck (t = 2) two light layers (t = 1) alternate without ever meeting; the
+/// exact test sees that in a short batch, beyond `EXACT_SAMPLES` only whole runs count.
+#[test]
+fn interleaved_layers_share_in_short_batches_only() {
+    let preds = vec![vec![], vec![0], vec![1]];
+    let times = [2.0, 1.0, 1.0];
+    assert!(!conflicts(&times, &preds, 8)[1][2]);
+    assert!(!conflicts(&times, &preds, rnc::timeline::EXACT_SAMPLES)[1][2]);
+    assert!(conflicts(&times, &preds, rnc::timeline::EXACT_SAMPLES + 1)[1][2]);
+    // With one sample, layer 0 is done before layer 2 starts.
+    assert!(!conflicts(&times, &preds, 1)[0][2]);
+}
