@@ -173,6 +173,16 @@ pub struct Summary {
     pub ideal_latency_ns: f64,
     pub contention_efficiency: f64,
     pub period_ns: f64,
+    /// No mapping into the budget under these rules gets its slowest layer below this
+    /// (`pack::bound::period_bound`); absent without a budget.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period_lower_bound_ns: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period_lower_bound_reason: Option<&'static str>,
+    /// The most of the budget that the least copies of any reachable period fill (SPEC §6's
+    /// "least area at equal period"); only copies beyond those for the period fill more.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utilization_bound: Option<f64>,
     pub max_layer_time_ns: f64,
     pub max_crossbar_load_ns: f64,
     pub throughput_per_s: f64,
@@ -196,6 +206,8 @@ pub fn summary(
     let cells = c.cells();
     let xc = o.partition.xbar.cells();
     let bound = c.lower_bound();
+    let pb = (o.budget > 0 && !o.find_solution)
+        .then(|| crate::pack::bound::period_bound(&c.partition, &c.timings, &o.pack.rules, o.budget));
     Summary {
         network: net.name.clone(),
         input_hw: net.input_hw,
@@ -234,6 +246,9 @@ pub fn summary(
         ideal_latency_ns: c.sim.ideal_latency_ns,
         contention_efficiency: c.sim.contention_efficiency(),
         period_ns: c.sim.period_ns,
+        period_lower_bound_ns: pb.map(|b| b.period_ns),
+        period_lower_bound_reason: pb.map(|b| b.reason),
+        utilization_bound: pb.map(|b| (b.cells as f64 / (o.budget as u64 * xc) as f64).min(1.0)),
         max_layer_time_ns: c.sim.max_layer_time_ns,
         max_crossbar_load_ns: c.sim.max_crossbar_load_ns,
         throughput_per_s: if c.sim.period_ns > 0.0 {
@@ -305,6 +320,21 @@ pub fn summary_text(s: &Summary) -> String {
         ms(s.period_ns),
         s.throughput_per_s
     );
+    if let (Some(p), Some(why), Some(u)) = (
+        s.period_lower_bound_ns,
+        s.period_lower_bound_reason,
+        s.utilization_bound,
+    ) {
+        let _ = writeln!(
+            t,
+            "  slowest layer  {:.2} µs; no mapping of {} crossbars gets it below {:.2} µs ({}), where the least copies fill {:.1}% of the budget",
+            s.max_layer_time_ns / 1e3,
+            s.crossbars_budget,
+            p / 1e3,
+            why,
+            100.0 * u
+        );
+    }
     let _ = writeln!(
         t,
         "  ISAAC-like     {} on {} crossbars → speed-up {:.2}×",

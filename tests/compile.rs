@@ -5,6 +5,7 @@ use rnc::compile::{CompileOptions, Effort, baseline, compile};
 use rnc::duplicate::DuplicateMode;
 use rnc::hardware::HwConfig;
 use rnc::network::{ConvSpec, NetworkBuilder, Schedule, zoo};
+use rnc::pack::bound::period_bound;
 use rnc::pack::{PackOptions, Packer, Rules, lower_bound, verify};
 use rnc::partition::{Crossbar, PartitionOptions, partition};
 
@@ -271,4 +272,101 @@ fn auto_doubles_the_reference_speedup_on_mbv3_small() {
         let speedup = base.latency_ns / c.sim.latency_ns;
         assert!(speedup >= goal, "budget {budget} D={d}: {speedup:.2}x < {goal}x");
     }
+}
+
+/// The period bound by hand: one 1x1 convolution, 16 output pixels, τ = 1 ns, so
+/// t(x) = ⌈16 / x⌉ ns.
+#[test]
+fn period_bound_by_hand() {
+    let mut b = NetworkBuilder::new("one", 3, [4, 4]).unwrap();
+    let x = b.input();
+    b.conv("c", &x, ConvSpec::square(8, 1, 1)).unwrap();
+    let net = b.finish();
+    let part = partition(&net, &PartitionOptions::default()).unwrap();
+    let timings = rnc::duplicate::timings(&part, &|_r: usize, _c: usize| 1.0);
+    assert_eq!(timings[0].time(1), 16.0);
+    let bound = |rules: Rules, budget: usize| period_bound(&part, &timings, &rules, budget);
+    // One tile per crossbar, 3 crossbars: 3 copies, ⌈16/3⌉ = 6; 4 copies would need 4.
+    let b3 = bound(
+        Rules {
+            layer_threshold: -1,
+            max_load: 1,
+            ..Rules::default()
+        },
+        3,
+    );
+    assert_eq!((b3.period_ns, b3.reason), (6.0, "by the max load"));
+    assert_eq!(b3.cells, 3 * 3 * 8);
+    // Copies of one layer on distinct crossbars: 5 crossbars allow 5 copies, but 5 are no
+    // faster than 4 (⌈16/5⌉ = 4) and 3 ns needs 6.
+    let b5 = bound(Rules::default(), 5);
+    assert_eq!((b5.period_ns, b5.reason), (4.0, "by the layer threshold"));
+    assert_eq!(b5.cells, 4 * 3 * 8, "the least copies for 4 ns");
+    // Rules off and room to spare: every tile at one activation.
+    let free = bound(
+        Rules {
+            layer_threshold: -1,
+            max_load: 0,
+            ..Rules::default()
+        },
+        1,
+    );
+    assert_eq!(free.period_ns, 1.0);
+    assert!(free.reason.contains("one activation"), "{}", free.reason);
+}
+
+/// No compiled mapping's slowest layer beats the period bound, and the least copies of its
+/// period never fill more than the bound's (mappings of every mode and rule set).
+#[test]
+fn no_mapping_beats_the_period_bound() {
+    let tau = tau_default();
+    let off = Rules {
+        layer_threshold: -1,
+        max_load: 0,
+        ..Rules::default()
+    };
+    let diag = Rules {
+        diagonal: true,
+        ..off
+    };
+    for (name, d, budget, dup, rules) in [
+        ("mbv3-small", 5, 420, DuplicateMode::Area, Rules::default()),
+        ("mbv3-small", 1, 168, DuplicateMode::Auto, Rules::default()),
+        ("mbv3-small", 1, 253, DuplicateMode::Reference, Rules::default()),
+        ("squeezenet1_1", 1, 112, DuplicateMode::Auto, diag),
+        ("squeezenet1_1", 1, 96, DuplicateMode::Area, off),
+    ] {
+        let net = zoo::build(name, 64, 10).unwrap();
+        let mut o = opts(budget, dup, d);
+        o.pack.rules = rules;
+        let c = compile(&net, &tau, &o).unwrap_or_else(|e| panic!("{name} @{budget}: {e}"));
+        let b = period_bound(&c.partition, &c.timings, &rules, budget);
+        let slowest = rnc::duplicate::period(&c.timings, &c.copies);
+        assert!(
+            slowest >= b.period_ns * (1.0 - 1e-12),
+            "{name} @{budget} {dup:?}: {slowest} < bound {}",
+            b.period_ns
+        );
+        let least = rnc::duplicate::copies_for_period(&c.timings, slowest).unwrap();
+        assert!(
+            rnc::duplicate::cells(&c.timings, &least) <= b.cells,
+            "{name} @{budget} {dup:?}"
+        );
+    }
+    // mbv3-small D=5 with both rules on: the max load stops the period (2,520 tile slots), so
+    // the least copies fill under half of 420 crossbars.
+    let net = zoo::build("mbv3-small", 64, 10).unwrap();
+    let part = partition(
+        &net,
+        &PartitionOptions {
+            depth_split: 5,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let timings = rnc::duplicate::timings(&part, &tau);
+    let b = period_bound(&part, &timings, &Rules::default(), 420);
+    assert_eq!(b.reason, "by the max load");
+    let util = b.cells as f64 / (420.0 * 16384.0);
+    assert!((0.45..0.55).contains(&util), "{util}");
 }

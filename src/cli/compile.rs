@@ -154,8 +154,17 @@ pub fn run(a: CompileArgs) -> anyhow::Result<()> {
     };
     if !a.budget_sweep.is_empty() {
         println!(
-            "{:>6} {:>8} {:>6} {:>6} {:>8} {:>12} {:>12} {:>8} {:>6}",
-            "factor", "budget", "used", "bound", "util", "latency_ms", "ideal_ms", "speedup", "eff"
+            "{:>6} {:>8} {:>6} {:>6} {:>8} {:>9} {:>12} {:>12} {:>8} {:>6}",
+            "factor",
+            "budget",
+            "used",
+            "bound",
+            "util",
+            "util_max",
+            "latency_ms",
+            "ideal_ms",
+            "speedup",
+            "eff"
         );
         let spin = spinner(a.effort);
         for (n, &f) in a.budget_sweep.iter().enumerate() {
@@ -169,12 +178,13 @@ pub fn run(a: CompileArgs) -> anyhow::Result<()> {
                 Ok(c) => {
                     let s = rnc::report::summary(&net, &c, &base, None);
                     println!(
-                        "{:>6.2} {:>8} {:>6} {:>6} {:>7.1}% {:>12.4} {:>12.4} {:>8.2} {:>6.2}",
+                        "{:>6.2} {:>8} {:>6} {:>6} {:>7.1}% {:>8.1}% {:>12.4} {:>12.4} {:>8.2} {:>6.2}",
                         f,
                         budget,
                         s.crossbars_used,
                         s.lower_bound,
                         100.0 * s.utilization_of_budget,
+                        100.0 * s.utilization_bound.unwrap_or(0.0),
                         s.latency_ns / 1e6,
                         s.ideal_latency_ns / 1e6,
                         s.speedup,

@@ -10,7 +10,9 @@
 //! layers that may not share).
 
 use super::{Item, Rules};
-use crate::partition::Crossbar;
+use crate::duplicate::{self, LayerTiming};
+use crate::partition::{Crossbar, Partition};
+use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// A lower bound and what gives it.
@@ -182,6 +184,132 @@ fn beside<'a>(j: &Item, others: impl Iterator<Item = &'a Item>, xbar: Crossbar) 
         c * strip(h, &mut others.map(|it| (it.rows as u64, it.cols as u64)))
     } else {
         free
+    }
+}
+
+/// The least period any mapping into a budget can reach, and the area its least copies fill.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct PeriodBound {
+    /// No mapping into the budget has a slowest layer faster than this (ns).
+    pub period_ns: f64,
+    /// Cells of the least copies for that period: the most any mapping that keeps "least
+    /// area at equal period" (SPEC §6) can fill; more only with copies that leave the period.
+    pub cells: u64,
+    /// What stops the period from dropping further.
+    pub reason: &'static str,
+}
+
+/// Lower bound on the period under the budget and the rules.
+///
+/// Any mapping whose slowest layer takes at most P holds at least the least copies x(P), and
+/// dropping tiles keeps a packing valid, so if x(P)'s tiles need more than `budget` crossbars
+/// then so does every mapping with period ≤ P. Walking the periods downward, the first whose
+/// least copies fail a crossbar bound ends the walk; the period before it is the bound. The
+/// crossbar bounds are per-layer sums (a few µs per period, no tiles built): area; tiles over
+/// half a crossbar both ways (never two on one); the max load; the layer threshold (every tile
+/// of threshold + 1 consecutive layers on its own crossbar); and, with the block-diagonal
+/// rule, one layer's tiles on one crossbar using disjoint rows and columns.
+pub fn period_bound(part: &Partition, timings: &[LayerTiming], rules: &Rules, budget: usize) -> PeriodBound {
+    let xbar = part.options.xbar;
+    let (r, c) = (xbar.rows as u64, xbar.cols as u64);
+    // Per layer, per copy: tiles, tiles over half both ways, Σ rows, Σ cols.
+    let shape: Vec<[u64; 4]> = part
+        .layers
+        .iter()
+        .map(|lp| {
+            let big = lp
+                .tiles
+                .iter()
+                .filter(|t| 2 * t.rows as u64 > r && 2 * t.cols as u64 > c)
+                .count();
+            let rows: usize = lp.tiles.iter().map(|t| t.rows).sum();
+            let cols: usize = lp.tiles.iter().map(|t| t.cols).sum();
+            [lp.tiles.len() as u64, big as u64, rows as u64, cols as u64]
+        })
+        .collect();
+    let need = |x: &[u64]| -> (u64, &'static str) {
+        let mut best = (
+            duplicate::cells(timings, x).div_ceil(xbar.cells().max(1)),
+            "by area",
+        );
+        let mut raise = |n: u64, why| {
+            if n > best.0 {
+                best = (n, why);
+            }
+        };
+        let tiles: Vec<u64> = shape.iter().zip(x).map(|(s, &k)| s[0] * k).collect();
+        raise(
+            shape.iter().zip(x).map(|(s, &k)| s[1] * k).sum(),
+            "by tiles over half a crossbar both ways",
+        );
+        if rules.max_load > 0 {
+            raise(
+                tiles.iter().sum::<u64>().div_ceil(rules.max_load as u64),
+                "by the max load",
+            );
+        }
+        if rules.layer_threshold >= 0 {
+            let w = (rules.layer_threshold as usize + 1).min(tiles.len().max(1));
+            let clique = tiles.windows(w).map(|t| t.iter().sum()).max().unwrap_or(0);
+            raise(clique, "by the layer threshold");
+        } else if rules.diagonal {
+            let diag = shape
+                .iter()
+                .zip(x)
+                .map(|(s, &k)| (s[2] * k).div_ceil(r.max(1)).max((s[3] * k).div_ceil(c.max(1))))
+                .max()
+                .unwrap_or(0);
+            raise(diag, "by one layer's block diagonal");
+        }
+        best
+    };
+    let fits = |x: &[u64]| need(x).0 <= budget as u64;
+    let mut x = vec![1; timings.len()];
+    let mut p = duplicate::period(timings, &x);
+    if !fits(&x) {
+        return PeriodBound {
+            period_ns: p,
+            cells: duplicate::cells(timings, &x),
+            reason: need(&x).1,
+        };
+    }
+    loop {
+        // The next lower period: every layer at the current one takes its next faster count.
+        let mut next = 0.0f64;
+        for (t, &k) in timings.iter().zip(&x) {
+            let now = t.time(k);
+            if now < p {
+                next = next.max(now);
+                continue;
+            }
+            let faster = (k + 1..=t.max_copies()).map(|y| t.time(y)).find(|&v| v < now);
+            match faster {
+                Some(v) => next = next.max(v),
+                None => {
+                    return PeriodBound {
+                        period_ns: p,
+                        cells: duplicate::cells(timings, &x),
+                        reason: "every tile of the slowest layer at one activation per copy",
+                    };
+                }
+            }
+        }
+        let Some(y) = duplicate::copies_for_period(timings, next) else {
+            break;
+        };
+        if !fits(&y) {
+            return PeriodBound {
+                period_ns: p,
+                cells: duplicate::cells(timings, &x),
+                reason: need(&y).1,
+            };
+        }
+        (x, p) = (y, next);
+    }
+    PeriodBound {
+        period_ns: p,
+        cells: duplicate::cells(timings, &x),
+        reason: "every tile of the slowest layer at one activation per copy",
     }
 }
 
