@@ -107,9 +107,10 @@ impl Timeline<'_> {
             .iter()
             .map(|r| r.iter().filter(|&&c| c).count())
             .collect();
-        (0..5).find_map(|key| {
-            let order = if key < 4 {
-                crate::pack::strategies::sorted_order(&items, key)
+        // Sorted orders, most-conflicted first, and last "scarce first" (sorted order 4).
+        (0..6).find_map(|key| {
+            let order = if key != 4 {
+                crate::pack::strategies::sorted_order(&items, key.min(4))
             } else {
                 let mut o: Vec<usize> = (0..items.len()).collect();
                 o.sort_by(|&a, &b| {

@@ -370,3 +370,35 @@ fn no_mapping_beats_the_period_bound() {
     let util = b.cells as f64 / (420.0 * 16384.0);
     assert!((0.45..0.55).contains(&util), "{util}");
 }
+
+/// Many copies of thin tiles under the default rules (mbv3-small's least copies for a 27 µs
+/// period: 80–130 copies of 9- and 25-row depthwise tiles, each copy on its own crossbar):
+/// placed last, they open crossbars of their own once the others' tile slots are gone. The
+/// "scarce first" order with dense placement fits 252 crossbars; the area and side orders
+/// need over 280.
+#[test]
+fn scarce_first_packs_many_thin_copies() {
+    use rnc::pack::strategies::{greedy, greedy_dense, sorted_order};
+    let tau = tau_default();
+    let net = zoo::build("mbv3-small", 64, 10).unwrap();
+    let part = partition(&net, &PartitionOptions::default()).unwrap();
+    let timings = rnc::duplicate::timings(&part, &tau);
+    let x = rnc::duplicate::copies_for_period(&timings, 27e3).unwrap();
+    let it = rnc::compile::items(&part, &x, &rnc::duplicate::times(&timings, &x));
+    let (xbar, rules) = (part.options.xbar, Rules::default());
+    for key in 0..4 {
+        let p = greedy(&it, xbar, &rules, &sorted_order(&it, key), usize::MAX).unwrap();
+        assert!(p.crossbars > 280, "order {key}: {}", p.crossbars);
+    }
+    let p = greedy_dense(&it, xbar, &rules, &sorted_order(&it, 4), usize::MAX).unwrap();
+    verify(&it, &p, &rules).unwrap();
+    assert!(p.crossbars <= 252, "{}", p.crossbars);
+    // The search packer's sorted stage includes it.
+    let o = PackOptions {
+        budget: Some(252),
+        generations: 0,
+        ..PackOptions::default()
+    };
+    let s = rnc::pack::pack(&it, xbar, &o).unwrap();
+    assert!(s.crossbars <= 252);
+}

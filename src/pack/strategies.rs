@@ -143,19 +143,54 @@ fn no_fit(items: &[Item], opts: &PackOptions, bound: super::Bound) -> PackError 
     }
 }
 
-/// Item orders by key: 0 area, 1 rows, 2 cols, 3 longer side; ties by layer, tile, copy.
+/// Item orders by key: 0 area, 1 rows, 2 cols, 3 longer side, 4 scarce first; ties by
+/// layer, tile, copy.
+///
+/// "Scarce first" (rows × copies of the layer, then area) serves many copies of thin tiles
+/// under the layer threshold: each copy needs a crossbar of its own, so the layers with the
+/// most copies go first, while every crossbar still has tile slots and rows for them; placed
+/// last they open crossbars of their own (a tenth full) once the slots are taken.
 pub fn sorted_order(items: &[Item], key: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..items.len()).collect();
+    let mut copies: Vec<u64> = Vec::new();
+    if key == 4 {
+        for it in items {
+            if copies.len() <= it.layer {
+                copies.resize(it.layer + 1, 0);
+            }
+            copies[it.layer] = copies[it.layer].max(it.copy as u64 + 1);
+        }
+    }
     let k = |it: &Item| -> (u64, u64) {
         match key {
             0 => (it.cells(), it.rows as u64),
             1 => (it.rows as u64, it.cols as u64),
             2 => (it.cols as u64, it.rows as u64),
-            _ => (it.rows.max(it.cols) as u64, it.cells()),
+            3 => (it.rows.max(it.cols) as u64, it.cells()),
+            _ => (copies[it.layer] * it.rows as u64, it.cells()),
         }
     };
     order.sort_by(|&a, &b| k(&items[b]).cmp(&k(&items[a])).then(a.cmp(&b)));
     order
+}
+
+/// The orders [`sorted_order`] knows.
+pub const ORDERS: usize = 5;
+
+/// Greedy in `order`, each item to the fullest admitting crossbar it fits (least free area
+/// after it; ties by best short side fit): crossbars fill up one by one, which keeps tile
+/// slots for the small tiles that come last.
+pub fn greedy_dense(
+    items: &[Item],
+    xbar: Crossbar,
+    rules: &Rules,
+    order: &[usize],
+    cap: usize,
+) -> Option<Packing> {
+    let area = xbar.cells();
+    place_in_order(items, xbar, rules, order, cap, Fit::ShortSide, |bin, it, f| {
+        (area.saturating_sub(bin.used_cells + it.cells()), f)
+    })
 }
 
 /// The reference's placement, with distances measured on consistent axes.
@@ -298,12 +333,16 @@ fn search(items: &[Item], xbar: Crossbar, opts: &PackOptions, cap: usize) -> Opt
             }
         }
     };
-    for key in 0..4 {
+    for key in 0..ORDERS {
         consider(
             greedy(items, xbar, &opts.rules, &sorted_order(items, key), cap),
             &mut best,
         );
     }
+    consider(
+        greedy_dense(items, xbar, &opts.rules, &sorted_order(items, 4), cap),
+        &mut best,
+    );
     if n < 2 || opts.generations == 0 || best.as_ref().is_some_and(|(p, _)| p.crossbars <= lower) {
         return best.map(|(p, _)| p);
     }
