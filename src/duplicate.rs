@@ -48,6 +48,13 @@ impl LayerTiming {
         self.tiles.iter().map(|t| t.1).max().unwrap_or(1).max(1)
     }
 
+    /// The least copies above `copies` that make the layer faster (t(x) = τ·⌈c/x⌉ has
+    /// plateaus: one more copy alone often saves nothing); None when none does.
+    pub fn next_faster(&self, copies: u64) -> Option<u64> {
+        let now = self.time(copies);
+        (copies + 1..=self.max_copies()).find(|&y| self.time(y) < now)
+    }
+
     /// Least copies with t(x) ≤ `period`, or `None` when even one activation per tile is slower.
     pub fn copies_for(&self, period: f64) -> Option<u64> {
         let mut x = 1u64;
@@ -180,6 +187,20 @@ mod tests {
         assert_eq!(t.time(2), 6.0);
         // More copies than activations: still one activation, never zero time.
         assert_eq!(t.time(9), 2.0);
+    }
+
+    #[test]
+    fn next_faster_steps_over_plateaus() {
+        // τ·⌈9/x⌉ = 9, 5, 3, 3, 2, 2, 2, 2, 1 for x = 1…9.
+        let t = lt(&[(1.0, 9)]);
+        assert_eq!(t.next_faster(1), Some(2));
+        assert_eq!(t.next_faster(3), Some(5));
+        assert_eq!(t.next_faster(5), Some(9));
+        assert_eq!(t.next_faster(9), None);
+        for x in 1..9 {
+            let y = t.next_faster(x).unwrap();
+            assert!(t.time(y) < t.time(x) && (x + 1..y).all(|z| t.time(z) == t.time(x)));
+        }
     }
 
     #[test]

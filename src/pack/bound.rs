@@ -282,8 +282,7 @@ pub fn period_bound(part: &Partition, timings: &[LayerTiming], rules: &Rules, bu
                 next = next.max(now);
                 continue;
             }
-            let faster = (k + 1..=t.max_copies()).map(|y| t.time(y)).find(|&v| v < now);
-            match faster {
+            match t.next_faster(k).map(|y| t.time(y)) {
                 Some(v) => next = next.max(v),
                 None => {
                     return PeriodBound {
