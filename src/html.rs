@@ -138,6 +138,17 @@ fn summary_table(s: &serde_json::Value) -> String {
     );
     push("period", ms("period_ns"));
     push(
+        "least period the budget allows",
+        f("period_lower_bound_ns").map(|v| {
+            let why = s
+                .get("period_lower_bound_reason")
+                .and_then(|r| r.as_str())
+                .unwrap_or("");
+            format!("{:.2} µs for the slowest layer ({why})", v / 1e3)
+        }),
+    );
+    push("utilisation its least copies reach", pct("utilization_bound"));
+    push(
         "throughput",
         f("throughput_per_s").map(|v| format!("{v:.0} inferences/s")),
     );
@@ -166,6 +177,9 @@ fn summary_table(s: &serde_json::Value) -> String {
         "ideal_latency_ns",
         "contention_efficiency",
         "period_ns",
+        "period_lower_bound_ns",
+        "period_lower_bound_reason",
+        "utilization_bound",
         "throughput_per_s",
         "baseline_latency_ns",
         "baseline_crossbars",

@@ -50,6 +50,9 @@ fn compile_writes_its_outputs() {
         "baseline_latency_ns",
         "speedup",
         "period_ns",
+        "period_lower_bound_ns",
+        "period_lower_bound_reason",
+        "utilization_bound",
         "energy_nj",
     ] {
         assert!(!s[key].is_null(), "summary lacks {key}");
