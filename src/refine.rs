@@ -348,19 +348,20 @@ impl Refine<'_> {
             let &i = removable.get(rng.below(removable.len().max(1)))?;
             Some((i, rng.below(st.at[i].len())))
         };
-        // Copies layer i needs to get faster: over a plateau of t_i, one move adds them all
-        // (a single copy there saves nothing and the descent would rarely take the next).
-        let step = |i: usize, x: usize| -> Option<usize> {
-            let y = self.timings[i].next_faster(x as u64)?;
-            Some((y - x as u64) as usize)
+        // Whether layer i would still gain from one more copy.
+        let gains = |i: usize, x: usize| {
+            let t = &self.timings[i];
+            (x as u64) < t.max_copies() && t.time(x as u64 + 1) < t.time(x as u64)
         };
         match rng.below(6) {
             // Add a copy.
             0 => {
                 let i = self.slow_layer(st, rng);
-                let k = step(i, st.at[i].len())?;
+                if !gains(i, st.at[i].len()) {
+                    return None;
+                }
                 let how = Self::choose(rng);
-                (0..k).all(|_| self.add(&mut next, i, how, rng)).then_some(next)
+                self.add(&mut next, i, how, rng).then_some(next)
             }
             // Drop a copy.
             1 => {
@@ -381,9 +382,11 @@ impl Refine<'_> {
                 let d = any_removable(rng)?;
                 let i = self.slow_layer(st, rng);
                 self.remove(&mut next, vec![d]);
-                let k = step(i, next.at[i].len())?;
+                if !gains(i, next.at[i].len()) {
+                    return None;
+                }
                 let how = Self::choose(rng);
-                (0..k).all(|_| self.add(&mut next, i, how, rng)).then_some(next)
+                self.add(&mut next, i, how, rng).then_some(next)
             }
             // Relieve a busy crossbar: move one copy it hosts to the least busy ones.
             4 => {
