@@ -480,10 +480,49 @@ impl Refine<'_> {
                 cur = next;
             }
         }
+        self.polish(&mut cur, &mut key, &mut rng);
         if key >= start {
             return input;
         }
         (cur.copies(), self.packing(&cur))
+    }
+
+    /// Steps over plateaus of t_i: on a plateau one more copy saves nothing, so the random
+    /// moves (one copy each, kept only if no slower) rarely take the two or three a layer needs
+    /// to get faster. For every layer on a plateau, its next faster copy count placed each
+    /// way; the best that simulates faster is kept, until none is.
+    fn polish(&self, cur: &mut State, key: &mut (f64, f64), rng: &mut Rng) {
+        loop {
+            let mut best: Option<((f64, f64), State)> = None;
+            for i in 0..cur.at.len() {
+                let x = cur.at[i].len() as u64;
+                let Some(y) = self.timings[i].next_faster(x) else {
+                    continue;
+                };
+                if y - x < 2 || y - x > 8 {
+                    continue;
+                }
+                for how in [Choose::LeastClash, Choose::LeastWork, Choose::Tight] {
+                    let mut next = cur.clone();
+                    if !(x..y).all(|_| self.add(&mut next, i, how, rng)) {
+                        continue;
+                    }
+                    if let Some(k) = self.evaluate(&next)
+                        && k < *key
+                        && best.as_ref().is_none_or(|b| k < b.0)
+                    {
+                        best = Some((k, next));
+                    }
+                }
+            }
+            match best {
+                Some((k, s)) => {
+                    *key = k;
+                    *cur = s;
+                }
+                None => return,
+            }
+        }
     }
 
     /// The state as a packing, with crossbars renumbered so the used ones come first.

@@ -153,3 +153,39 @@ fn refining_stacks_copies_on_the_block_diagonal() {
     let after = run_sim(&it, &packing, &times, &preds, 8, false).unwrap();
     assert!(after.latency_ns < c.sim.latency_ns / 3.0);
 }
+
+/// Copies on a plateau: 9 activations per tile give t(x) = τ·⌈9/x⌉ = 9, 5, 3, 3, 2, 2, 2, 2, 1
+/// for x = 1…9, so from 3 copies a 4th alone saves nothing. With no random moves at all, the
+/// final polish still steps over both plateaus (3 → 5 → 9 copies, one per crossbar).
+#[test]
+fn refining_steps_over_copy_plateaus() {
+    use rnc::network::{ConvSpec, NetworkBuilder};
+    use rnc::pack::{Packing, Placement};
+    let mut b = NetworkBuilder::new("one", 3, [3, 3]).unwrap();
+    let x = b.input();
+    b.conv("c", &x, ConvSpec::square(16, 1, 1)).unwrap();
+    let net = b.finish();
+    let tau = tau_default();
+    let rules = Rules::default();
+    let c = compile(&net, &tau, &opts(9, rules, DuplicateMode::None, Effort::Fast)).unwrap();
+    assert_eq!(c.partition.layers[0].tiles[0].cycles, 9);
+    let three = Packing {
+        xbar: c.packing.xbar,
+        crossbars: 3,
+        placements: (0..3)
+            .map(|k| Placement {
+                crossbar: k,
+                x: 0,
+                y: 0,
+            })
+            .collect(),
+    };
+    let preds = net.predecessors(Schedule::Chain);
+    let r = refiner(&c, &preds, rules, 9);
+    let (copies, packing) = r.run(&[3], &three, 0, 1);
+    assert_eq!(copies, vec![9]);
+    let times: Vec<f64> = c.timings.iter().zip(&copies).map(|(t, &x)| t.time(x)).collect();
+    let it = items(&c.partition, &copies, &times);
+    verify(&it, &packing, &rules).unwrap();
+    assert_eq!(packing.crossbars, 9);
+}
