@@ -293,7 +293,8 @@ pub fn period_bound(part: &Partition, timings: &[LayerTiming], rules: &Rules, bu
                 }
             }
         }
-        let Some(y) = duplicate::copies_for_period(timings, next) else {
+        // `next < p` always holds for a non-empty network; the guard keeps the walk finite.
+        let Some(y) = duplicate::copies_for_period(timings, next).filter(|_| next < p) else {
             break;
         };
         if !fits(&y) {
@@ -399,6 +400,16 @@ mod tests {
         // With a 4-column tile among them the strip bound no longer applies.
         items.push(item(20, 1, 4));
         assert_eq!(threshold_bound(&items, X, 0), 2);
+    }
+
+    #[test]
+    fn period_bound_of_an_empty_network_ends() {
+        let part = Partition {
+            options: crate::partition::PartitionOptions::default(),
+            layers: Vec::new(),
+        };
+        let b = period_bound(&part, &[], &Rules::default(), 4);
+        assert_eq!((b.period_ns, b.cells), (0.0, 0));
     }
 
     #[test]

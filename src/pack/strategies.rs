@@ -153,7 +153,7 @@ fn no_fit(items: &[Item], opts: &PackOptions, bound: super::Bound) -> PackError 
 pub fn sorted_order(items: &[Item], key: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..items.len()).collect();
     let mut copies: Vec<u64> = Vec::new();
-    if key == 4 {
+    if key >= 4 {
         for it in items {
             if copies.len() <= it.layer {
                 copies.resize(it.layer + 1, 0);
