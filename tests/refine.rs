@@ -122,16 +122,22 @@ fn squeezenet_speedups_do_not_regress() {
     }
 }
 
+/// One 1x1 convolution, 3 → 16 channels, on a side × side input: one 3x16 tile doing side²
+/// activations.
+fn one_conv(side: usize) -> rnc::network::Network {
+    use rnc::network::{ConvSpec, NetworkBuilder};
+    let mut b = NetworkBuilder::new("one", 3, [side, side]).unwrap();
+    let x = b.input();
+    b.conv("c", &x, ConvSpec::square(16, 1, 1)).unwrap();
+    b.finish()
+}
+
 /// Under the block-diagonal rule a crossbar already running a layer takes more of its copies
 /// on disjoint rows and columns, at no extra work per sample: on a single crossbar the search
 /// can only speed a layer up that way.
 #[test]
 fn refining_stacks_copies_on_the_block_diagonal() {
-    use rnc::network::{ConvSpec, NetworkBuilder};
-    let mut b = NetworkBuilder::new("one", 3, [12, 12]).unwrap();
-    let x = b.input();
-    b.conv("c", &x, ConvSpec::square(16, 1, 1)).unwrap();
-    let net = b.finish();
+    let net = one_conv(12);
     let tau = tau_default();
     let rules = Rules {
         layer_threshold: -1,
@@ -159,12 +165,8 @@ fn refining_stacks_copies_on_the_block_diagonal() {
 /// final polish still steps over both plateaus (3 → 5 → 9 copies, one per crossbar).
 #[test]
 fn refining_steps_over_copy_plateaus() {
-    use rnc::network::{ConvSpec, NetworkBuilder};
     use rnc::pack::{Packing, Placement};
-    let mut b = NetworkBuilder::new("one", 3, [3, 3]).unwrap();
-    let x = b.input();
-    b.conv("c", &x, ConvSpec::square(16, 1, 1)).unwrap();
-    let net = b.finish();
+    let net = one_conv(3);
     let tau = tau_default();
     let rules = Rules::default();
     let c = compile(&net, &tau, &opts(9, rules, DuplicateMode::None, Effort::Fast)).unwrap();
