@@ -176,6 +176,38 @@ pub fn one_copy_items(part: &Partition) -> Vec<Item> {
     items(part, &vec![1; n], &vec![0.0; n])
 }
 
+/// What the contention-aware mappers ([`crate::refine`], [`crate::timeline`]) work on: a
+/// partition with its layers' timings and precedence, the user's rules, the budget and the
+/// batch size.
+#[derive(Clone, Copy)]
+pub struct MapTask<'a> {
+    pub part: &'a Partition,
+    pub timings: &'a [LayerTiming],
+    pub preds: &'a [Vec<usize>],
+    pub rules: Rules,
+    pub budget: usize,
+    pub samples: usize,
+}
+
+impl<'a> MapTask<'a> {
+    /// The task as the compile options state it.
+    pub fn new(
+        part: &'a Partition,
+        timings: &'a [LayerTiming],
+        preds: &'a [Vec<usize>],
+        opts: &CompileOptions,
+    ) -> Self {
+        MapTask {
+            part,
+            timings,
+            preds,
+            rules: opts.pack.rules,
+            budget: opts.budget,
+            samples: opts.samples,
+        }
+    }
+}
+
 /// Compiles `net` for the options: the full pipeline up to simulation.
 pub fn compile(net: &Network, tau: TileLatency, opts: &CompileOptions) -> anyhow::Result<Compiled> {
     if opts.find_solution && opts.duplicate != DuplicateMode::None {
@@ -514,12 +546,7 @@ fn auto(
         starts.push(most_efficient);
     }
     let r = crate::refine::Refine {
-        part,
-        timings,
-        preds,
-        rules: opts.pack.rules,
-        budget: opts.budget,
-        samples: opts.samples,
+        task: MapTask::new(part, timings, preds, opts),
         min_efficiency: opts.min_efficiency,
     };
     // Moves in inverse proportion to what one costs: a simulation of every tile copy and
@@ -573,12 +600,7 @@ fn timeline(
         return None;
     }
     crate::timeline::Timeline {
-        part,
-        timings,
-        preds,
-        rules: opts.pack.rules,
-        budget: opts.budget,
-        samples: opts.samples,
+        task: MapTask::new(part, timings, preds, opts),
         effort: opts.effort,
     }
     .map()

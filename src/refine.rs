@@ -11,9 +11,8 @@
 //! Measured (squeezenet1_1, chain, rules off, default effort): 5.5× → 6.7× on 64 crossbars,
 //! 11.6× → 12.8× on 112; mbv3-small D=8 on 211: 25.0× → 27.8×.
 
-use crate::duplicate::LayerTiming;
-use crate::pack::{Bin, Item, Packing, Placement, Rules};
-use crate::partition::Partition;
+use crate::compile::MapTask;
+use crate::pack::{Bin, Item, Packing, Placement};
 use crate::rng::Rng;
 use crate::simulate::{SimInput, SimResult, simulate};
 
@@ -30,12 +29,7 @@ pub fn rank(sim: &SimResult, min_efficiency: f64) -> (f64, f64) {
 
 /// What the search needs besides the mapping.
 pub struct Refine<'a> {
-    pub part: &'a Partition,
-    pub timings: &'a [LayerTiming],
-    pub preds: &'a [Vec<usize>],
-    pub rules: Rules,
-    pub budget: usize,
-    pub samples: usize,
+    pub task: MapTask<'a>,
     pub min_efficiency: f64,
 }
 
@@ -69,7 +63,8 @@ enum Choose {
 
 impl Refine<'_> {
     fn times(&self, st: &State) -> Vec<f64> {
-        self.timings
+        self.task
+            .timings
             .iter()
             .zip(&st.at)
             .map(|(t, c)| t.time(c.len() as u64))
@@ -90,9 +85,9 @@ impl Refine<'_> {
         let sim = simulate(&SimInput {
             layer_time_ns: &times,
             layer_crossbars: &lc,
-            preds: self.preds,
-            crossbars: self.budget,
-            samples: self.samples,
+            preds: self.task.preds,
+            crossbars: self.task.budget,
+            samples: self.task.samples,
             trace: false,
         })
         .ok()?;
@@ -100,7 +95,7 @@ impl Refine<'_> {
     }
 
     fn item(&self, layer: usize, copy: usize, tile: usize, time_ns: f64) -> Item {
-        let t = &self.part.layers[layer].tiles[tile];
+        let t = &self.task.part.layers[layer].tiles[tile];
         Item {
             layer,
             copy,
@@ -117,10 +112,10 @@ impl Refine<'_> {
     /// late layers never run at the same time).
     fn windows(&self, times: &[f64]) -> Vec<(f64, f64)> {
         let pace = times.iter().copied().fold(0.0, f64::max);
-        let tail = pace * self.samples.saturating_sub(1) as f64;
+        let tail = pace * self.task.samples.saturating_sub(1) as f64;
         let mut start = vec![0.0f64; times.len()];
         for i in 0..times.len() {
-            start[i] = self.preds[i]
+            start[i] = self.task.preds[i]
                 .iter()
                 .map(|&p| start[p] + times[p])
                 .fold(0.0, f64::max);
@@ -134,8 +129,8 @@ impl Refine<'_> {
 
     /// The crossbars as `at` fills them.
     fn bins(&self, at: &[Vec<Vec<Placement>>], times: &[f64]) -> Vec<Bin> {
-        let x = self.part.options.xbar;
-        let mut bins: Vec<Bin> = (0..self.budget).map(|_| Bin::new(x.rows, x.cols)).collect();
+        let x = self.task.part.options.xbar;
+        let mut bins: Vec<Bin> = (0..self.task.budget).map(|_| Bin::new(x.rows, x.cols)).collect();
         for (layer, copies) in at.iter().enumerate() {
             for (copy, tiles) in copies.iter().enumerate() {
                 for (tile, p) in tiles.iter().enumerate() {
@@ -160,7 +155,7 @@ impl Refine<'_> {
         touched.sort_unstable();
         touched.dedup();
         let times = self.times(st);
-        let x = self.part.options.xbar;
+        let x = self.task.part.options.xbar;
         for &k in &touched {
             st.bins[k as usize] = Bin::new(x.rows, x.cols);
         }
@@ -181,7 +176,7 @@ impl Refine<'_> {
     fn add(&self, st: &mut State, layer: usize, how: Choose, rng: &mut Rng) -> bool {
         let x = st.at[layer].len();
         let mut times = self.times(st);
-        times[layer] = self.timings[layer].time(x as u64 + 1);
+        times[layer] = self.task.timings[layer].time(x as u64 + 1);
         match self.place_copy(&mut st.bins, layer, x, &times, how, rng) {
             Some(spots) => {
                 st.at[layer].push(spots);
@@ -201,7 +196,7 @@ impl Refine<'_> {
         how: Choose,
         rng: &mut Rng,
     ) -> Option<Vec<Placement>> {
-        let ntiles = self.part.layers[layer].tiles.len();
+        let ntiles = self.task.part.layers[layer].tiles.len();
         let mut out: Vec<Placement> = Vec::with_capacity(ntiles);
         let mut saved: Vec<Bin> = Vec::with_capacity(ntiles);
         let win = self.windows(times);
@@ -216,15 +211,16 @@ impl Refine<'_> {
         // Under the diagonal rule a crossbar already hosting the layer takes another of its
         // tiles on disjoint rows and columns at no extra work (one activation drives both);
         // otherwise it would run the copies one after another.
-        let share = self.rules.diagonal && self.rules.layer_threshold < 0;
+        let share = self.task.rules.diagonal && self.task.rules.layer_threshold < 0;
         let hosts = |bin: &Bin| bin.layers.binary_search(&layer).is_ok();
         for tile in 0..ntiles {
             let it = self.item(layer, copy, tile, times[layer]);
             let fits = bins.iter().enumerate().filter_map(|(b, bin)| {
-                if (!share && hosts(bin)) || !bin.admits(&it, &self.rules) {
+                if (!share && hosts(bin)) || !bin.admits(&it, &self.task.rules) {
                     return None;
                 }
-                bin.best_fit(&it, &self.rules).map(|(s, l, x, y)| (b, s, l, x, y))
+                bin.best_fit(&it, &self.task.rules)
+                    .map(|(s, l, x, y)| (b, s, l, x, y))
             });
             // Work the tile adds to a crossbar: none where the layer already runs.
             let added = |bin: &Bin, w: f64| if hosts(bin) { 0.0 } else { w };
@@ -297,8 +293,8 @@ impl Refine<'_> {
         let n = st.at.len();
         let mut times = self.times(st);
         let mut exhausted = vec![false; n];
-        let slot = if self.rules.max_load > 0 {
-            self.part.options.xbar.cells() as f64 / self.rules.max_load as f64
+        let slot = if self.task.rules.max_load > 0 {
+            self.task.part.options.xbar.cells() as f64 / self.task.rules.max_load as f64
         } else {
             0.0
         };
@@ -307,11 +303,11 @@ impl Refine<'_> {
                 (0, Some(f)) => f,
                 _ => {
                     let pace = times.iter().copied().fold(0.0, f64::max);
-                    let tail = self.samples.saturating_sub(1) as f64;
+                    let tail = self.task.samples.saturating_sub(1) as f64;
                     let mut c: Vec<(f64, usize)> = (0..n)
                         .filter(|&i| !exhausted[i])
                         .filter_map(|i| {
-                            let t = &self.timings[i];
+                            let t = &self.task.timings[i];
                             let x = st.at[i].len() as u64;
                             let w = if times[i] >= 0.999 * pace { 1.0 + tail } else { 1.0 };
                             let gain = (t.time(x) - t.time(x + 1)) * w;
@@ -327,12 +323,12 @@ impl Refine<'_> {
                 }
             };
             let x = st.at[i].len() as u64;
-            if x >= self.timings[i].max_copies() {
+            if x >= self.task.timings[i].max_copies() {
                 exhausted[i] = true;
                 continue;
             }
             if self.add(st, i, how, rng) {
-                times[i] = self.timings[i].time(x + 1);
+                times[i] = self.task.timings[i].time(x + 1);
             } else {
                 exhausted[i] = true;
             }
@@ -350,7 +346,7 @@ impl Refine<'_> {
         };
         // Whether layer i would still gain from one more copy.
         let gains = |i: usize, x: usize| {
-            let t = &self.timings[i];
+            let t = &self.task.timings[i];
             (x as u64) < t.max_copies() && t.time(x as u64 + 1) < t.time(x as u64)
         };
         match rng.below(6) {
@@ -414,7 +410,7 @@ impl Refine<'_> {
             // Ruin and recreate: empty one crossbar of every removable copy, give a slow layer
             // a copy first, then refill by time saved per cell.
             _ => {
-                let k = rng.below(self.budget) as u32;
+                let k = rng.below(self.task.budget) as u32;
                 let mut drop = Vec::new();
                 for (i, copies) in st.at.iter().enumerate() {
                     let on: Vec<usize> = (0..copies.len())
@@ -439,17 +435,17 @@ impl Refine<'_> {
     /// (the input itself when nothing helped). Deterministic for a seed.
     pub fn run(&self, copies: &[u64], packing: &Packing, moves: usize, seed: u64) -> (Vec<u64>, Packing) {
         let input = (copies.to_vec(), packing.clone());
-        if self.budget == 0 || packing.crossbars > self.budget {
+        if self.task.budget == 0 || packing.crossbars > self.task.budget {
             return input;
         }
         let mut at: Vec<Vec<Vec<Placement>>> = copies
             .iter()
-            .zip(&self.part.layers)
+            .zip(&self.task.part.layers)
             .map(|(&x, lp)| vec![Vec::with_capacity(lp.tiles.len()); x as usize])
             .collect();
         // Placements come in layer, copy, tile order (see `compile::items`).
         let mut it = packing.placements.iter();
-        for (copies_of, lp) in at.iter_mut().zip(&self.part.layers) {
+        for (copies_of, lp) in at.iter_mut().zip(&self.task.part.layers) {
             for copy in copies_of.iter_mut() {
                 for _ in &lp.tiles {
                     let Some(p) = it.next() else { return input };
@@ -457,7 +453,7 @@ impl Refine<'_> {
                 }
             }
         }
-        let times = crate::duplicate::times(self.timings, copies);
+        let times = crate::duplicate::times(self.task.timings, copies);
         let bins = self.bins(&at, &times);
         let mut cur = State { at, bins };
         let Some(mut key) = self.evaluate(&cur) else {
@@ -496,7 +492,7 @@ impl Refine<'_> {
             let mut best: Option<((f64, f64), State)> = None;
             for i in 0..cur.at.len() {
                 let x = cur.at[i].len() as u64;
-                let Some(y) = self.timings[i].next_faster(x) else {
+                let Some(y) = self.task.timings[i].next_faster(x) else {
                     continue;
                 };
                 if y - x < 2 || y - x > 8 {
@@ -527,11 +523,11 @@ impl Refine<'_> {
 
     /// The state as a packing, with crossbars renumbered so the used ones come first.
     fn packing(&self, st: &State) -> Packing {
-        let mut used = vec![false; self.budget];
+        let mut used = vec![false; self.task.budget];
         for p in st.at.iter().flatten().flatten() {
             used[p.crossbar as usize] = true;
         }
-        let mut id = vec![0u32; self.budget];
+        let mut id = vec![0u32; self.task.budget];
         let mut next = 0u32;
         for (b, &u) in used.iter().enumerate() {
             if u {
@@ -540,7 +536,7 @@ impl Refine<'_> {
             }
         }
         Packing {
-            xbar: self.part.options.xbar,
+            xbar: self.task.part.options.xbar,
             crossbars: next as usize,
             placements: st
                 .at

@@ -9,10 +9,9 @@
 //! by phase. [`Timeline::map`] packs under that rule (no per-crossbar time budget is needed) and spends
 //! the room it leaves on copies that lower the ideal latency.
 
-use crate::compile::Effort;
-use crate::duplicate::{self, LayerTiming};
+use crate::compile::{Effort, MapTask};
+use crate::duplicate;
 use crate::pack::{Packing, Rules};
-use crate::partition::Partition;
 
 /// Busy intervals [start, end) of every layer in the contention-free schedule, by sample.
 pub fn busy(times: &[f64], preds: &[Vec<usize>], samples: usize) -> Vec<Vec<(f64, f64)>> {
@@ -74,33 +73,28 @@ pub const EXACT_SAMPLES: usize = 256;
 
 /// Inputs of [`Timeline::map`].
 pub struct Timeline<'a> {
-    pub part: &'a Partition,
-    pub timings: &'a [LayerTiming],
-    pub preds: &'a [Vec<usize>],
-    /// The user's rules (a per-crossbar time budget makes no sense here and is ignored).
-    pub rules: Rules,
-    pub budget: usize,
-    pub samples: usize,
+    /// Its rules' per-crossbar time budget makes no sense here and is ignored.
+    pub task: MapTask<'a>,
     pub effort: Effort,
 }
 
 impl Timeline<'_> {
     fn times(&self, copies: &[u64]) -> Vec<f64> {
-        duplicate::times(self.timings, copies)
+        duplicate::times(self.task.timings, copies)
     }
 
     fn ideal(&self, copies: &[u64]) -> f64 {
-        crate::simulate::ideal_latency(&self.times(copies), self.preds, self.samples)
+        crate::simulate::ideal_latency(&self.times(copies), self.task.preds, self.task.samples)
     }
 
     /// Packs `copies` without time conflicts, trying a few orders; the first that fits.
     pub fn try_pack(&self, copies: &[u64]) -> Option<Packing> {
         let times = self.times(copies);
-        let items = crate::compile::items(self.part, copies, &times);
-        let conflict = conflicts(&times, self.preds, self.samples);
+        let items = crate::compile::items(self.task.part, copies, &times);
+        let conflict = conflicts(&times, self.task.preds, self.task.samples);
         let rules = Rules {
             period_ns: None,
-            ..self.rules
+            ..self.task.rules
         };
         // Layers that overlap many others are the hard ones: they go first.
         let degree: Vec<usize> = conflict
@@ -123,10 +117,10 @@ impl Timeline<'_> {
             };
             crate::pack::strategies::greedy_where(
                 &items,
-                self.part.options.xbar,
+                self.task.part.options.xbar,
                 &rules,
                 &order,
-                self.budget,
+                self.task.budget,
                 |bin, it| !bin.layers.iter().any(|&l| conflict[l][it.layer]),
             )
         })
@@ -136,7 +130,7 @@ impl Timeline<'_> {
     /// that minimises Σ t_i), within its useful copies.
     fn with(&self, base: &[u64], lambda: f64) -> Vec<u64> {
         base.iter()
-            .zip(self.timings)
+            .zip(self.task.timings)
             .map(|(&x, t)| {
                 let want = (lambda * t.time(1) / t.cells.max(1) as f64).sqrt().floor() as u64;
                 x.max(want.min(t.max_copies()))
@@ -147,7 +141,7 @@ impl Timeline<'_> {
     /// The next copy count of layer i that shortens it (a copy that changes no tile's
     /// activations changes nothing).
     fn step(&self, copies: &[u64], i: usize) -> Option<Vec<u64>> {
-        let t = &self.timings[i];
+        let t = &self.task.timings[i];
         let mut c = copies.to_vec();
         while c[i] < t.max_copies() {
             c[i] += 1;
@@ -160,7 +154,7 @@ impl Timeline<'_> {
 
     /// The largest λ whose copies for period `p` pack: (ideal latency, copies, packing).
     fn best_at(&self, p: f64, iters: usize) -> Option<(f64, Vec<u64>, Packing)> {
-        let base = duplicate::copies_for_period(self.timings, p)?;
+        let base = duplicate::copies_for_period(self.task.timings, p)?;
         let mut best = None;
         // Log-space bisection: λ → 0 adds nothing to the period's copies, λ → ∞ caps them all.
         let (mut lo, mut hi) = ((1e-9f64).ln(), (1e12f64).ln());
@@ -187,22 +181,22 @@ impl Timeline<'_> {
     /// cell. Its simulated latency equals its ideal latency. None if not even one copy of
     /// every layer packs.
     pub fn map(&self) -> Option<(Vec<u64>, Packing)> {
-        let ones = vec![1u64; self.timings.len()];
+        let ones = vec![1u64; self.task.timings.len()];
         let first = self.try_pack(&ones)?;
         let (mut lo, mut hi) = (
-            duplicate::min_period(self.timings),
-            duplicate::period(self.timings, &ones),
+            duplicate::min_period(self.task.timings),
+            duplicate::period(self.task.timings, &ones),
         );
         let mut best = (self.ideal(&ones), ones, first);
         while hi - lo > hi * 1e-3 {
             let mid = 0.5 * (lo + hi);
-            let Some(c) = duplicate::copies_for_period(self.timings, mid) else {
+            let Some(c) = duplicate::copies_for_period(self.task.timings, mid) else {
                 lo = mid;
                 continue;
             };
             match self.try_pack(&c) {
                 Some(p) => {
-                    hi = duplicate::period(self.timings, &c);
+                    hi = duplicate::period(self.task.timings, &c);
                     best = (self.ideal(&c), c, p);
                 }
                 None => lo = mid,
@@ -230,7 +224,7 @@ impl Timeline<'_> {
                 .filter_map(|i| {
                     let c = self.step(&copies, i)?;
                     let gain = lat - self.ideal(&c);
-                    let cells = (self.timings[i].cells * (c[i] - copies[i])).max(1) as f64;
+                    let cells = (self.task.timings[i].cells * (c[i] - copies[i])).max(1) as f64;
                     (gain > 1e-9).then_some((gain / cells, i, c))
                 })
                 .collect();

@@ -1,6 +1,6 @@
 //! The simulator-guided local search on finished mappings (`rnc::refine`).
 
-use rnc::compile::{CompileOptions, Compiled, Effort, baseline, compile, items, run_sim};
+use rnc::compile::{CompileOptions, Compiled, Effort, MapTask, baseline, compile, items, run_sim};
 use rnc::duplicate::DuplicateMode;
 use rnc::hardware::HwConfig;
 use rnc::network::{Schedule, zoo};
@@ -34,12 +34,14 @@ fn opts(budget: usize, rules: Rules, dup: DuplicateMode, effort: Effort) -> Comp
 /// The search over a compiled mapping, 8 samples, no efficiency floor.
 fn refiner<'a>(c: &'a Compiled, preds: &'a [Vec<usize>], rules: Rules, budget: usize) -> Refine<'a> {
     Refine {
-        part: &c.partition,
-        timings: &c.timings,
-        preds,
-        rules,
-        budget,
-        samples: 8,
+        task: MapTask {
+            part: &c.partition,
+            timings: &c.timings,
+            preds,
+            rules,
+            budget,
+            samples: 8,
+        },
         min_efficiency: 0.0,
     }
 }

@@ -1,6 +1,6 @@
 //! Contention-free mapping on the ideal schedule (`rnc::timeline`).
 
-use rnc::compile::{CompileOptions, Effort, compile, items, run_sim};
+use rnc::compile::{CompileOptions, Effort, MapTask, compile, items, run_sim};
 use rnc::duplicate::DuplicateMode;
 use rnc::hardware::HwConfig;
 use rnc::network::{Schedule, zoo};
@@ -72,12 +72,14 @@ fn mappings_run_at_their_ideal_latency() {
         let c = compile(&net, &tau, &o).unwrap();
         let preds = net.predecessors(Schedule::Chain);
         let tl = Timeline {
-            part: &c.partition,
-            timings: &c.timings,
-            preds: &preds,
-            rules,
-            budget,
-            samples: 8,
+            task: MapTask {
+                part: &c.partition,
+                timings: &c.timings,
+                preds: &preds,
+                rules,
+                budget,
+                samples: 8,
+            },
             effort: Effort::Default,
         };
         let (copies, packing) = tl

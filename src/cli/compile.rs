@@ -274,8 +274,6 @@ fn write_compile_plots(dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Compiles with the given D, or with each candidate D when `auto`, keeping the lowest
-/// simulated latency (ties: the smaller D).
 /// Elapsed time and what is being mapped, on stderr while a default- or max-effort compile
 /// runs (seconds to minutes); fast effort needs none. Hidden when stderr is not a terminal.
 fn spinner(effort: Effort) -> indicatif::ProgressBar {
@@ -291,6 +289,8 @@ fn spinner(effort: Effort) -> indicatif::ProgressBar {
     bar
 }
 
+/// Compiles with the given D, or with each candidate D when `auto`, keeping the lowest
+/// simulated latency (ties: the smaller D).
 fn compile_split(
     net: &rnc::network::Network,
     tau: rnc::compile::TileLatency,
