@@ -15,6 +15,9 @@ use crate::compile::MapTask;
 use crate::pack::{Bin, Item, Packing, Placement};
 use crate::rng::Rng;
 use crate::simulate::{SimInput, SimResult, simulate};
+// Copy-on-write parts: a move clones the state but changes a few layers and crossbars, so
+// only those get copied (cloning every crossbar took about a third of the search's time).
+use std::rc::Rc;
 
 /// Ranking of a simulated mapping: lower is better. Mappings at or above the efficiency
 /// floor rank by latency; below it, by efficiency (the most efficient first).
@@ -36,10 +39,10 @@ pub struct Refine<'a> {
 /// A mapping as the search edits it: per layer, per copy, one placement per tile.
 #[derive(Clone)]
 struct State {
-    at: Vec<Vec<Vec<Placement>>>,
+    at: Vec<Rc<Vec<Vec<Placement>>>>,
     /// The crossbars as `at` fills them (their work figures may lag behind copy changes;
     /// they only steer placement).
-    bins: Vec<Bin>,
+    bins: Vec<Rc<Bin>>,
 }
 
 impl State {
@@ -150,21 +153,21 @@ impl Refine<'_> {
         drop.dedup();
         let mut touched: Vec<u32> = Vec::new();
         for (i, c) in drop {
-            touched.extend(st.at[i].remove(c).iter().map(|p| p.crossbar));
+            touched.extend(Rc::make_mut(&mut st.at[i]).remove(c).iter().map(|p| p.crossbar));
         }
         touched.sort_unstable();
         touched.dedup();
         let times = self.times(st);
         let x = self.task.part.options.xbar;
         for &k in &touched {
-            st.bins[k as usize] = Bin::new(x.rows, x.cols);
+            st.bins[k as usize] = Rc::new(Bin::new(x.rows, x.cols));
         }
         for (layer, copies) in st.at.iter().enumerate() {
             for (copy, tiles) in copies.iter().enumerate() {
                 for (tile, p) in tiles.iter().enumerate() {
                     if touched.binary_search(&p.crossbar).is_ok() {
                         let it = self.item(layer, copy, tile, times[layer]);
-                        st.bins[p.crossbar as usize].place(&it, p.x, p.y);
+                        Rc::make_mut(&mut st.bins[p.crossbar as usize]).place(&it, p.x, p.y);
                     }
                 }
             }
@@ -179,7 +182,7 @@ impl Refine<'_> {
         times[layer] = self.task.timings[layer].time(x as u64 + 1);
         match self.place_copy(&mut st.bins, layer, x, &times, how, rng) {
             Some(spots) => {
-                st.at[layer].push(spots);
+                Rc::make_mut(&mut st.at[layer]).push(spots);
                 true
             }
             None => false,
@@ -189,7 +192,7 @@ impl Refine<'_> {
     /// Places one more copy of `layer` into `bins`; None when some tile finds no crossbar.
     fn place_copy(
         &self,
-        bins: &mut [Bin],
+        bins: &mut [Rc<Bin>],
         layer: usize,
         copy: usize,
         times: &[f64],
@@ -198,7 +201,7 @@ impl Refine<'_> {
     ) -> Option<Vec<Placement>> {
         let ntiles = self.task.part.layers[layer].tiles.len();
         let mut out: Vec<Placement> = Vec::with_capacity(ntiles);
-        let mut saved: Vec<Bin> = Vec::with_capacity(ntiles);
+        let mut saved: Vec<Rc<Bin>> = Vec::with_capacity(ntiles);
         let win = self.windows(times);
         // Work on a crossbar that competes with this layer: layers busy while it is.
         let clash = |bin: &Bin| -> f64 {
@@ -252,7 +255,7 @@ impl Refine<'_> {
                 return None;
             };
             saved.push(bins[b].clone());
-            bins[b].place(&it, x, y);
+            Rc::make_mut(&mut bins[b]).place(&it, x, y);
             out.push(Placement {
                 crossbar: b as u32,
                 x,
@@ -455,7 +458,10 @@ impl Refine<'_> {
         }
         let times = crate::duplicate::times(self.task.timings, copies);
         let bins = self.bins(&at, &times);
-        let mut cur = State { at, bins };
+        let mut cur = State {
+            at: at.into_iter().map(Rc::new).collect(),
+            bins: bins.into_iter().map(Rc::new).collect(),
+        };
         let Some(mut key) = self.evaluate(&cur) else {
             return input;
         };
@@ -524,7 +530,7 @@ impl Refine<'_> {
     /// The state as a packing, with crossbars renumbered so the used ones come first.
     fn packing(&self, st: &State) -> Packing {
         let mut used = vec![false; self.task.budget];
-        for p in st.at.iter().flatten().flatten() {
+        for p in st.at.iter().flat_map(|c| c.iter()).flatten() {
             used[p.crossbar as usize] = true;
         }
         let mut id = vec![0u32; self.task.budget];
@@ -541,7 +547,7 @@ impl Refine<'_> {
             placements: st
                 .at
                 .iter()
-                .flatten()
+                .flat_map(|c| c.iter())
                 .flatten()
                 .map(|p| Placement {
                     crossbar: id[p.crossbar as usize],
