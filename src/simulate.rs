@@ -7,8 +7,9 @@
 //! starts, and a blocked one does not stop later ones.
 
 use serde::Serialize;
+use std::borrow::Cow;
 use std::cmp::{Ordering, Reverse};
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BinaryHeap;
 
 /// What the simulator needs to know about a mapping.
 #[derive(Clone, Debug)]
@@ -159,14 +160,19 @@ pub fn simulate(input: &SimInput) -> Result<SimResult, SimError> {
     validate(input)?;
     let n = input.layer_time_ns.len();
     let t = input.layer_time_ns;
-    let xbars: Vec<Vec<u32>> = input
+    // Lists already sorted without repeats (the optimizer's) are used as they are.
+    let xbars: Vec<Cow<[u32]>> = input
         .layer_crossbars
         .iter()
         .map(|v| {
-            let mut v = v.clone();
-            v.sort_unstable();
-            v.dedup();
-            v
+            if v.windows(2).all(|w| w[0] < w[1]) {
+                Cow::Borrowed(v.as_slice())
+            } else {
+                let mut v = v.clone();
+                v.sort_unstable();
+                v.dedup();
+                Cow::Owned(v)
+            }
         })
         .collect();
     let mut succs = vec![Vec::new(); n];
@@ -178,7 +184,7 @@ pub fn simulate(input: &SimInput) -> Result<SimResult, SimError> {
     // Per crossbar load and busy time.
     let mut load = vec![0.0f64; input.crossbars];
     for (i, xs) in xbars.iter().enumerate() {
-        for &c in xs {
+        for &c in xs.iter() {
             load[c as usize] += t[i];
         }
     }
@@ -196,7 +202,12 @@ pub fn simulate(input: &SimInput) -> Result<SimResult, SimError> {
     let mut queued = vec![false; n];
     let mut free = vec![true; input.crossbars];
     // Ready executions in priority order: earlier ready time, deeper layer, lower sample.
-    let mut ready: BTreeSet<(T, Reverse<usize>, usize)> = BTreeSet::new();
+    // (At most one entry per layer: a sorted vector beats a tree at these sizes.)
+    let mut ready: Vec<(T, Reverse<usize>, usize)> = Vec::with_capacity(n);
+    let insert = |ready: &mut Vec<(T, Reverse<usize>, usize)>, e: (T, Reverse<usize>, usize)| {
+        let at = ready.partition_point(|x| *x < e);
+        ready.insert(at, e);
+    };
     let mut events: BinaryHeap<Reverse<(T, usize, usize)>> = BinaryHeap::new();
     let preds = input.preds;
     // A layer's next sample is ready once its predecessors are past it and it is idle; the
@@ -208,17 +219,16 @@ pub fn simulate(input: &SimInput) -> Result<SimResult, SimError> {
     for i in 0..n {
         if can_queue(i, &done, &running, &queued) {
             queued[i] = true;
-            ready.insert((T(0.0), Reverse(i), 0));
+            insert(&mut ready, (T(0.0), Reverse(i), 0));
         }
     }
     let mut now = 0.0f64;
-    let mut started = Vec::new();
     let mut finished = Vec::new();
     loop {
-        started.clear();
-        for &(rt, Reverse(i), s) in ready.iter() {
+        let mut any = false;
+        for &(_, Reverse(i), s) in ready.iter() {
             if xbars[i].iter().all(|&c| free[c as usize]) {
-                for &c in &xbars[i] {
+                for &c in xbars[i].iter() {
                     free[c as usize] = false;
                     busy[c as usize] += t[i];
                 }
@@ -232,13 +242,13 @@ pub fn simulate(input: &SimInput) -> Result<SimResult, SimError> {
                         end_ns: end,
                     });
                 }
-                started.push((rt, Reverse(i), s));
+                any = true;
                 running[i] = true;
                 queued[i] = false;
             }
         }
-        for k in &started {
-            ready.remove(k);
+        if any {
+            ready.retain(|&(_, Reverse(i), _)| queued[i]);
         }
         // Advance to the next finish time and retire every execution ending then.
         let Some(&Reverse((T(next), _, _))) = events.peek() else {
@@ -251,7 +261,7 @@ pub fn simulate(input: &SimInput) -> Result<SimResult, SimError> {
                 break;
             }
             events.pop();
-            for &c in &xbars[i] {
+            for &c in xbars[i].iter() {
                 free[c as usize] = true;
             }
             running[i] = false;
@@ -263,7 +273,7 @@ pub fn simulate(input: &SimInput) -> Result<SimResult, SimError> {
             for j in std::iter::once(i).chain(succs[i].iter().copied()) {
                 if can_queue(j, &done, &running, &queued) {
                     queued[j] = true;
-                    ready.insert((T(now), Reverse(j), done[j]));
+                    insert(&mut ready, (T(now), Reverse(j), done[j]));
                 }
             }
         }
