@@ -47,6 +47,7 @@ fn opts(budget: usize, effort: Effort, d: usize) -> CompileOptions {
         effort,
         find_solution: false,
         min_efficiency: 0.0,
+        refine_moves: None,
     }
 }
 

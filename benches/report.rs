@@ -55,6 +55,7 @@ fn main() {
         schedule: Schedule::Dag,
         effort: Effort::Fast,
         min_efficiency: 0.0,
+        refine_moves: None,
         find_solution: false,
     };
     let c = compile(&net, &tau, &o).expect("compile");

@@ -42,6 +42,10 @@ pub struct CompileOptions {
     /// `--duplicate auto` keeps the fastest mapping whose contention efficiency (ideal /
     /// simulated latency) is at least this (0 = fastest overall).
     pub min_efficiency: f64,
+    /// Local-search moves per start mapping of `--duplicate auto`, instead of the count the
+    /// effort sets (None). Left out of JSON when None, so older search checkpoints still match.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refine_moves: Option<usize>,
 }
 
 impl Default for CompileOptions {
@@ -56,6 +60,7 @@ impl Default for CompileOptions {
             schedule: Schedule::Dag,
             effort: Effort::Default,
             min_efficiency: 0.0,
+            refine_moves: None,
         }
     }
 }
@@ -558,7 +563,9 @@ fn auto(
     // default's budget (mbv3-small D=8 on 296 crossbars at efficiency ≥ 0.8: 24.4× with 10×
     // the moves, 25.8× with 40×, 26.6× with 100×, about 100 s).
     let scale = if opts.effort == Effort::Max { 100.0 } else { 1.0 };
-    let moves = (scale * 3.5e8 / per_move.powf(1.5)).clamp(scale * 100.0, scale * 8_000.0) as usize;
+    let moves = opts
+        .refine_moves
+        .unwrap_or((scale * 3.5e8 / per_move.powf(1.5)).clamp(scale * 100.0, scale * 8_000.0) as usize);
     use rayon::prelude::*;
     let refined: Vec<anyhow::Result<((f64, f64), Mapping)>> = starts
         .par_iter()

@@ -107,6 +107,7 @@ fn downstream(net: &Network, xbar: Crossbar, tau: compile::TileLatency) {
         samples: 2,
         effort: Effort::Fast,
         min_efficiency: 0.0,
+        refine_moves: None,
         pack: PackOptions {
             packer: Packer::Maxrects,
             generations: 0,

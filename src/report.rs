@@ -155,6 +155,9 @@ pub struct Summary {
     pub same_layer_diagonal: bool,
     pub schedule: crate::network::Schedule,
     pub effort: crate::compile::Effort,
+    /// `--refine-moves`, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refine_moves: Option<usize>,
     pub seed: u64,
     pub samples: usize,
     pub crossbars_budget: usize,
@@ -221,6 +224,7 @@ pub fn summary(
         same_layer_diagonal: o.pack.rules.diagonal,
         schedule: o.schedule,
         effort: o.effort,
+        refine_moves: o.refine_moves,
         seed: o.pack.seed,
         samples: o.samples,
         crossbars_budget: o.budget,

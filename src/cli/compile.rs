@@ -66,6 +66,12 @@ pub struct CompileArgs {
     /// Optimizer effort.
     #[arg(long, value_enum, default_value_t = Effort::Default)]
     pub effort: Effort,
+    /// Local-search moves per start mapping, instead of the count --effort sets (default or
+    /// max effort with --duplicate auto). The effort sizes it to the network: squeezenet1_1
+    /// gets about 2,500 at default and 250,000 at max effort, larger networks fewer. Time grows
+    /// in proportion; results stay deterministic.
+    #[arg(long, value_name = "N")]
+    pub refine_moves: Option<usize>,
     /// Budgets as multiples of the ISAAC-like footprint, e.g. 0.8,1.0,1.2,1.4: one row each.
     #[arg(long, value_delimiter = ',', value_name = "F,F,...")]
     pub budget_sweep: Vec<f64>,
@@ -113,6 +119,17 @@ pub fn run(a: CompileArgs) -> anyhow::Result<()> {
             a.layer_threshold
         );
     }
+    if let Some(m) = a.refine_moves {
+        if a.duplicate != DuplicateMode::Auto {
+            anyhow::bail!("--refine-moves applies to --duplicate auto (the local search runs only there)");
+        }
+        if a.effort == Effort::Fast {
+            anyhow::bail!("--refine-moves needs --effort default or max (fast effort runs no local search)");
+        }
+        if m == 0 {
+            anyhow::bail!("--refine-moves must be at least 1 (got 0)");
+        }
+    }
     let net = a.model.load(&a.input)?;
     if a.samples == 0 || a.samples > MAX_SAMPLES {
         anyhow::bail!(
@@ -151,6 +168,7 @@ pub fn run(a: CompileArgs) -> anyhow::Result<()> {
         schedule: a.schedule,
         effort: a.effort,
         min_efficiency: a.min_efficiency,
+        refine_moves: a.refine_moves,
     };
     if !a.budget_sweep.is_empty() {
         println!(

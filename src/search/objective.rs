@@ -67,6 +67,7 @@ pub fn search_evaluator(
         schedule: Schedule::Dag,
         effort,
         min_efficiency: 0.0,
+        refine_moves: None,
     };
     Evaluator::new(hw, 8, input, opts)
 }
