@@ -290,29 +290,31 @@ fn depth_split_auto_respects_the_efficiency_floor() {
     assert!(speedup < fastest);
 }
 
+/// squeezenet1_1 on 80 crossbars, copies on a block diagonal, chain schedule.
+const SQUEEZENET_DIAGONAL_80: &[&str] = &[
+    "compile",
+    "--model",
+    "squeezenet1_1",
+    "--crossbars",
+    "80",
+    "--duplicate",
+    "--layer-threshold",
+    "-1",
+    "--max-load",
+    "0",
+    "--same-layer-diagonal",
+    "--schedule",
+    "chain",
+];
+
 /// `--same-layer-diagonal` is recorded in summary.json, and the mapping it gives keeps one
 /// layer's tiles on a crossbar apart in rows and columns (pack.csv checked here).
 #[test]
 fn same_layer_diagonal_is_recorded_and_kept() {
     let out = tmp("diagonal");
-    let (code, stdout, err) = rnc(&[
-        "compile",
-        "--model",
-        "squeezenet1_1",
-        "--crossbars",
-        "80",
-        "--duplicate",
-        "--layer-threshold",
-        "-1",
-        "--max-load",
-        "0",
-        "--same-layer-diagonal",
-        "--schedule",
-        "chain",
-        "--out",
-        out.to_str().unwrap(),
-        "--json",
-    ]);
+    let mut args = SQUEEZENET_DIAGONAL_80.to_vec();
+    args.extend(["--out", out.to_str().unwrap(), "--json"]);
+    let (code, stdout, err) = rnc(&args);
     assert_eq!(code, 0, "{err}");
     let s: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(s["same_layer_diagonal"], serde_json::json!(true));
@@ -346,22 +348,8 @@ fn same_layer_diagonal_is_recorded_and_kept() {
 #[test]
 fn refine_moves_is_recorded_and_searches_further() {
     let run = |moves: Option<&str>| {
-        let mut args = vec![
-            "compile",
-            "--model",
-            "squeezenet1_1",
-            "--crossbars",
-            "80",
-            "--duplicate",
-            "--layer-threshold",
-            "-1",
-            "--max-load",
-            "0",
-            "--same-layer-diagonal",
-            "--schedule",
-            "chain",
-            "--json",
-        ];
+        let mut args = SQUEEZENET_DIAGONAL_80.to_vec();
+        args.push("--json");
         if let Some(m) = moves {
             args.extend(["--refine-moves", m]);
         }
