@@ -101,10 +101,11 @@ impl Timeline<'_> {
             .iter()
             .map(|r| r.iter().filter(|&&c| c).count())
             .collect();
-        // Sorted orders, most-conflicted first, and last "scarce first" (sorted order 4).
+        // Sorted orders 0–3, most-conflicted first, and last "scarce first" (sorted order 4).
         (0..6).find_map(|key| {
             let order = if key != 4 {
-                crate::pack::strategies::sorted_order(&items, key.min(4))
+                let sorted = if key == 5 { 4 } else { key };
+                crate::pack::strategies::sorted_order(&items, sorted)
             } else {
                 let mut o: Vec<usize> = (0..items.len()).collect();
                 o.sort_by(|&a, &b| {
@@ -141,15 +142,9 @@ impl Timeline<'_> {
     /// The next copy count of layer i that shortens it (a copy that changes no tile's
     /// activations changes nothing).
     fn step(&self, copies: &[u64], i: usize) -> Option<Vec<u64>> {
-        let t = &self.task.timings[i];
         let mut c = copies.to_vec();
-        while c[i] < t.max_copies() {
-            c[i] += 1;
-            if t.time(c[i]) < t.time(copies[i]) {
-                return Some(c);
-            }
-        }
-        None
+        c[i] = self.task.timings[i].next_faster(copies[i])?;
+        Some(c)
     }
 
     /// The largest λ whose copies for period `p` pack: (ideal latency, copies, packing).

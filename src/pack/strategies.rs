@@ -333,16 +333,15 @@ fn search(items: &[Item], xbar: Crossbar, opts: &PackOptions, cap: usize) -> Opt
             }
         }
     };
-    for key in 0..ORDERS {
-        consider(
-            greedy(items, xbar, &opts.rules, &sorted_order(items, key), cap),
-            &mut best,
-        );
+    let orders: Vec<Vec<usize>> = (0..ORDERS).map(|key| sorted_order(items, key)).collect();
+    // Quality of each sorted order's packing: they also seed the genetic search below.
+    let mut sorted_quality = Vec::with_capacity(ORDERS);
+    for order in &orders {
+        let p = greedy(items, xbar, &opts.rules, order, cap);
+        sorted_quality.push(p.as_ref().map_or((usize::MAX, 0), |p| quality(items, p)));
+        consider(p, &mut best);
     }
-    consider(
-        greedy_dense(items, xbar, &opts.rules, &sorted_order(items, 4), cap),
-        &mut best,
-    );
+    consider(greedy_dense(items, xbar, &opts.rules, &orders[4], cap), &mut best);
     if n < 2 || opts.generations == 0 || best.as_ref().is_some_and(|(p, _)| p.crossbars <= lower) {
         return best.map(|(p, _)| p);
     }
@@ -371,14 +370,13 @@ fn search(items: &[Item], xbar: Crossbar, opts: &PackOptions, cap: usize) -> Opt
         }
     };
     let mut pop: Vec<(Vec<f64>, (usize, i128))> = Vec::with_capacity(pop_size);
-    for key in 0..4 {
-        let k = key_of(&sorted_order(items, key));
-        let q = eval(&k);
-        pop.push((k, q));
+    // (Keys decode back to the same order, so the qualities above stand.)
+    for (order, &q) in orders.iter().zip(&sorted_quality).take(4) {
+        pop.push((key_of(order), q));
     }
+    // Perturbed area order: keeps big items early but shuffles among similar sizes.
+    let base = key_of(&orders[0]);
     while pop.len() < pop_size {
-        // Perturbed area order: keeps big items early but shuffles among similar sizes.
-        let base = key_of(&sorted_order(items, 0));
         let k: Vec<f64> = base.iter().map(|&b| b + rng.next_f64() * 0.3).collect();
         let q = eval(&k);
         pop.push((k, q));
