@@ -7,9 +7,11 @@
 //! let net = zoo::build("squeezenet1_1", 64, 10).unwrap();
 //! let mut opts = CompileOptions::default();
 //! opts.budget = rnc::Budget::Crossbars(64);
+//! opts.duplicate = rnc::duplicate::DuplicateMode::Auto;
 //! opts.effort = rnc::Effort::Fast;
 //! let c = rnc::compile(&net, &Target::default_hardware(), &opts).unwrap();
-//! assert!(c.summary().speedup > 1.0);
+//! assert!(c.summary().speedup > 2.0);
+//! assert!(c.summary().crossbars_used <= 64);
 //! ```
 
 use crate::compile::{self as pipeline, Baseline, Compiled};
