@@ -112,7 +112,11 @@ fn answers(batch: &[Candidate]) -> Vec<(u64, f64)> {
 fn drive(s: &mut Session) {
     while !s.done() {
         let batch = s.ask().unwrap();
-        let told = if s.has_accuracy() { answers(&batch) } else { Vec::new() };
+        let told = if s.has_accuracy() {
+            answers(&batch)
+        } else {
+            Vec::new()
+        };
         s.tell(&told).unwrap();
     }
 }
@@ -132,7 +136,10 @@ fn ask_tell_writes_what_run_writes() {
         assert_eq!(s.generation(), None);
         drive(&mut s);
         assert_eq!(s.generation(), Some(5));
-        assert!(outputs(&cli) == outputs(&d), "{name}: ask/tell files differ from run's");
+        assert!(
+            outputs(&cli) == outputs(&d),
+            "{name}: ask/tell files differ from run's"
+        );
         assert_eq!(s.pareto(), summary.front);
         assert_eq!(s.report().hw_evaluations, summary.last.hw_evaluations);
         let e = s.ask().unwrap_err().to_string();
@@ -144,9 +151,12 @@ fn ask_tell_writes_what_run_writes() {
 fn ask_tell_matches_run_on_the_real_pipeline() {
     // Every candidate is compiled (256x256 crossbars and a budget of 48 keep each fast).
     let hw = || {
-        let cfg =
-            HwConfig::parse_with_overrides(rnc::hardware::DEFAULT_SIMCONFIG, "default", &[("Xbar_Size", "256,256")])
-                .unwrap();
+        let cfg = HwConfig::parse_with_overrides(
+            rnc::hardware::DEFAULT_SIMCONFIG,
+            "default",
+            &[("Xbar_Size", "256,256")],
+        )
+        .unwrap();
         search::search_evaluator(cfg, 48, 64, Effort::Fast).unwrap()
     };
     let cli = dir("real-run");
@@ -180,7 +190,10 @@ fn resume_mid_run_gives_the_same_files() {
     }
     drop(s);
     let mut s = Session::resume(&d, &stub).unwrap();
-    assert_eq!((s.generation(), s.generations(), s.resumed_after()), (Some(2), 6, Some(2)));
+    assert_eq!(
+        (s.generation(), s.generations(), s.resumed_after()),
+        (Some(2), 6, Some(2))
+    );
     let b = s.ask().unwrap();
     s.tell(&answers(&b)).unwrap();
     let asked = s.ask().unwrap();
@@ -206,7 +219,10 @@ fn resume_mid_run_gives_the_same_files() {
     let [ev_b, pa_b, _] = outputs(&more);
     assert!(ev_a == ev_b && pa_a == pa_b, "run continuing a session differs");
     // Other settings or hardware are refused, naming the difference.
-    let e = Session::resume(&d, Stub { budget: 100 }).err().unwrap().to_string();
+    let e = Session::resume(&d, Stub { budget: 100 })
+        .err()
+        .unwrap()
+        .to_string();
     assert!(
         e.contains("the hardware objective differs at stub: 168 in the checkpoint but 100 now"),
         "{e}"
@@ -215,7 +231,10 @@ fn resume_mid_run_gives_the_same_files() {
         .err()
         .unwrap()
         .to_string();
-    assert!(e.contains("--accuracy is toy in the checkpoint but other now"), "{e}");
+    assert!(
+        e.contains("--accuracy is toy in the checkpoint but other now"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -233,7 +252,11 @@ fn bad_tells_name_the_candidate_and_change_nothing() {
     let e = s.tell(&[]).unwrap_err().to_string();
     assert!(e.contains("ask for the next generation"), "{e}");
     let batch = s.ask().unwrap();
-    assert_eq!(s.ask().unwrap(), batch, "asking again returns the same candidates");
+    assert_eq!(
+        s.ask().unwrap(),
+        batch,
+        "asking again returns the same candidates"
+    );
     assert!(batch.len() >= 3);
     let good = answers(&batch);
     let (a, b) = (good[0].0, good[1].0);
@@ -249,7 +272,10 @@ fn bad_tells_name_the_candidate_and_change_nothing() {
     let cases: [(&[(u64, f64)], String); 5] = [
         (&unknown, "candidate 999 was not asked".into()),
         (&twice, format!("candidate {b} is given an accuracy twice")),
-        (&missing, format!("no accuracy for candidate {a} (genome {{\"ks\":[")),
+        (
+            &missing,
+            format!("no accuracy for candidate {a} (genome {{\"ks\":["),
+        ),
         (&nan, format!("gave NaN for candidate {b} (genome")),
         (&percent, format!("gave 91 for candidate {a} (genome")),
     ];
@@ -257,7 +283,10 @@ fn bad_tells_name_the_candidate_and_change_nothing() {
         let e = s.tell(told).unwrap_err();
         assert!(e.to_string().contains(&want), "{e} (want: {want})");
         assert_eq!(rnc::error::exit_code(&e), 2, "a bad tell is the user's error");
-        assert!(!d.join("checkpoint.json").exists(), "nothing written on a bad tell");
+        assert!(
+            !d.join("checkpoint.json").exists(),
+            "nothing written on a bad tell"
+        );
     }
     // The accuracies in any order.
     let mut reversed = good.clone();
@@ -269,18 +298,33 @@ fn bad_tells_name_the_candidate_and_change_nothing() {
     let mut h = Session::new(&config(4, 1, None), dir("bad-none"), &stub).unwrap();
     assert!(h.ask().unwrap().is_empty());
     let e = h.tell(&[(0, 0.5)]).unwrap_err().to_string();
-    assert!(e.contains("hardware-only search (accuracy none) takes no accuracies"), "{e}");
+    assert!(
+        e.contains("hardware-only search (accuracy none) takes no accuracies"),
+        "{e}"
+    );
     // Bad settings.
     let bad = [
-        (SessionConfig { population: 1, ..config(4, 1, None) }, "--population must be between 2"),
+        (
+            SessionConfig {
+                population: 1,
+                ..config(4, 1, None)
+            },
+            "--population must be between 2",
+        ),
         (config(4, 1, Some("none")), "accuracy name 'none' is not allowed"),
         (
-            SessionConfig { space: Space::Custom(vec![]), ..config(4, 1, None) },
+            SessionConfig {
+                space: Space::Custom(vec![]),
+                ..config(4, 1, None)
+            },
             "the search space has no genes",
         ),
     ];
     for (c, want) in bad {
-        let e = Session::new(&c, dir("bad-settings"), &stub).err().unwrap().to_string();
+        let e = Session::new(&c, dir("bad-settings"), &stub)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains(want), "{e} (want: {want})");
     }
 }
@@ -298,8 +342,13 @@ fn tiny_space() -> Space {
 
 /// Builds the tiny CNN a custom genome describes.
 fn tiny_cnn(space: &Space, c: &Candidate) -> anyhow::Result<Network> {
-    let v: std::collections::HashMap<&str, &serde_json::Value> = space.values(&c.genome).into_iter().collect();
-    let num = |k: &str| v[k].as_u64().map(|x| x as usize).ok_or_else(|| anyhow::anyhow!("{k}"));
+    let v: std::collections::HashMap<&str, &serde_json::Value> =
+        space.values(&c.genome).into_iter().collect();
+    let num = |k: &str| {
+        v[k].as_u64()
+            .map(|x| x as usize)
+            .ok_or_else(|| anyhow::anyhow!("{k}"))
+    };
     let (width, k, depth) = (num("width")?, num("kernel")?, num("depth")?);
     let mut b = NetworkBuilder::new("tiny", 3, [32, 32])?;
     let mut x = b.input();
@@ -335,7 +384,10 @@ fn custom_search(out: &Path, threads: usize) -> Vec<Vec<u8>> {
         accuracy: Some("tiny".into()),
         ..SessionConfig::new(4)
     };
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
     pool.install(|| {
         let mut s = Session::new(&cfg, out, &hw).unwrap();
         let space = tiny_space();
@@ -350,7 +402,10 @@ fn custom_search(out: &Path, threads: usize) -> Vec<Vec<u8>> {
             let told: Vec<(u64, f64)> = batch.iter().map(|c| (c.id, tiny_accuracy(&space, c))).collect();
             s.tell(&told).unwrap();
         }
-        assert!(built.windows(2).all(|w| w[0] < w[1]), "builder called in id order: {built:?}");
+        assert!(
+            built.windows(2).all(|w| w[0] < w[1]),
+            "builder called in id order: {built:?}"
+        );
     });
     outputs(out).to_vec()
 }
@@ -363,7 +418,10 @@ fn custom_space_searches_deterministically() {
     assert!(one == two, "custom-space files differ between 1 and 2 threads");
     let csv = String::from_utf8(one[0].clone()).unwrap();
     assert_eq!(csv.lines().count(), 1 + 6 * 4);
-    assert!(csv.contains(r#""{""width"":"#), "genome values in evolution.csv: {csv}");
+    assert!(
+        csv.contains(r#""{""width"":"#),
+        "genome values in evolution.csv: {csv}"
+    );
     let front: serde_json::Value = serde_json::from_slice(&one[1]).unwrap();
     let front = front.as_array().unwrap();
     assert!(!front.is_empty());
@@ -389,14 +447,26 @@ fn custom_space_searches_deterministically() {
     };
     let e = Session::resume_as(&cfg, &d, &hw).err().unwrap().to_string();
     assert!(
-        e.contains("the search space differs at gene 'kernel': choices [3,5,7] in the checkpoint but [3,5] now"),
+        e.contains(
+            "the search space differs at gene 'kernel': choices [3,5,7] in the checkpoint but [3,5] now"
+        ),
         "{e}"
     );
-    let e = Session::resume_as(&SessionConfig { space: Space::Ofa, ..cfg }, &d, &hw)
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(e.contains("the search space is custom (4 genes) in the checkpoint but OFA"), "{e}");
+    let e = Session::resume_as(
+        &SessionConfig {
+            space: Space::Ofa,
+            ..cfg
+        },
+        &d,
+        &hw,
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        e.contains("the search space is custom (4 genes) in the checkpoint but OFA"),
+        "{e}"
+    );
     // Resumed with the checkpoint's own space, it continues (two more generations).
     let mut s = Session::resume(&d, &hw).unwrap();
     assert_eq!(s.space(), &tiny_space());
@@ -434,8 +504,12 @@ fn builder_failures_name_the_candidate_and_retry_draws_the_same() {
     s.set_builder(Box::new(move |c: &Candidate| tiny_cnn(&sp, c)));
     while !s.done() {
         let b = s.ask().unwrap();
-        s.tell(&b.iter().map(|c| (c.id, tiny_accuracy(&space, c))).collect::<Vec<_>>())
-            .unwrap();
+        s.tell(
+            &b.iter()
+                .map(|c| (c.id, tiny_accuracy(&space, c)))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
     }
     let d = dir("builder-fail");
     let mut s = Session::new(&cfg, &d, &stub).unwrap();
@@ -450,16 +524,24 @@ fn builder_failures_name_the_candidate_and_retry_draws_the_same() {
         })
         .unwrap_err();
     let msg = format!("{e:#}");
-    assert!(msg.contains("cannot build candidate 2 (genome {\"width\":"), "{msg}");
+    assert!(
+        msg.contains("cannot build candidate 2 (genome {\"width\":"),
+        "{msg}"
+    );
     assert!(msg.contains("out of GPU memory"), "{msg}");
     while !s.done() {
         let b = s.ask_with(&mut |c: &Candidate| tiny_cnn(&space, c)).unwrap();
-        s.tell(&b.iter().map(|c| (c.id, tiny_accuracy(&space, c))).collect::<Vec<_>>())
-            .unwrap();
+        s.tell(
+            &b.iter()
+                .map(|c| (c.id, tiny_accuracy(&space, c)))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
     }
     assert!(outputs(&whole) == outputs(&d), "a failed ask changed the search");
     // Custom genomes are choice indices in the checkpoint.
-    let cp: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("checkpoint.json")).unwrap()).unwrap();
+    let cp: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("checkpoint.json")).unwrap()).unwrap();
     let g = &cp["population"][0]["genome"];
     assert!(g.as_array().is_some_and(|a| a.len() == 4), "{g}");
     assert!(matches!(

@@ -349,9 +349,11 @@ pub fn run(
             let candidates = batch
                 .iter()
                 .map(|c| {
-                    let genome = c.genome.ofa().cloned().ok_or_else(|| {
-                        Internal(format!("candidate {} is not an OFA genome", c.id))
-                    })?;
+                    let genome = c
+                        .genome
+                        .ofa()
+                        .cloned()
+                        .ok_or_else(|| Internal(format!("candidate {} is not an OFA genome", c.id)))?;
                     Ok(crate::accuracy::Candidate { id: c.id, genome })
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;

@@ -163,9 +163,9 @@ fn settings(config: &SessionConfig, hw: &dyn HwObjective) -> anyhow::Result<Sett
     };
     let accuracy = match &config.accuracy {
         None => "none".to_string(),
-        Some(n) if n == "none" || n.trim().is_empty() => bail!(
-            "accuracy name '{n}' is not allowed: 'none' (no name) means a hardware-only search"
-        ),
+        Some(n) if n == "none" || n.trim().is_empty() => {
+            bail!("accuracy name '{n}' is not allowed: 'none' (no name) means a hardware-only search")
+        }
         Some(n) => n.clone(),
     };
     Ok(Settings {
@@ -233,7 +233,10 @@ impl<'h> Session<'h> {
     /// refused, naming the difference). Rewrites the outputs from the checkpoint, in case the
     /// run stopped between files. A custom space needs its builder again
     /// ([`Session::set_builder`]).
-    pub fn resume(out: impl AsRef<Path>, objective: impl HwObjective + Send + 'h) -> anyhow::Result<Session<'h>> {
+    pub fn resume(
+        out: impl AsRef<Path>,
+        objective: impl HwObjective + Send + 'h,
+    ) -> anyhow::Result<Session<'h>> {
         let out = out.as_ref();
         let cp = load(out)?;
         let now = Settings {
@@ -416,7 +419,8 @@ impl<'h> Session<'h> {
             nets.push(match &c.genome {
                 Genes::Ofa(_) => None,
                 Genes::Choices(_) => Some(
-                    build(c).with_context(|| format!("cannot build candidate {} (genome {})", c.id, c.text))?,
+                    build(c)
+                        .with_context(|| format!("cannot build candidate {} (genome {})", c.id, c.text))?,
                 ),
             });
         }

@@ -247,7 +247,9 @@ impl Operators for SpaceOps<'_> {
     fn random(&self, rng: &mut Rng) -> Genes {
         match self.0 {
             Space::Ofa => Genes::Ofa(genome_ops::random_genome(rng)),
-            Space::Custom(genes) => Genes::Choices(genes.iter().map(|g| rng.below(g.choices.len())).collect()),
+            Space::Custom(genes) => {
+                Genes::Choices(genes.iter().map(|g| rng.below(g.choices.len())).collect())
+            }
         }
     }
 
@@ -307,7 +309,9 @@ mod exact_values {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Value>, D::Error> {
         Vec::<String>::deserialize(d)?
             .iter()
-            .map(|t| parse(t).ok_or_else(|| D::Error::custom(crate::search::checkpoint::exact::not_a_number(t))))
+            .map(|t| {
+                parse(t).ok_or_else(|| D::Error::custom(crate::search::checkpoint::exact::not_a_number(t)))
+            })
             .collect()
     }
 
@@ -345,24 +349,46 @@ mod tests {
         Space::custom(vec![
             Gene::new("width", vec![json!(16), json!(24), json!(32)]),
             Gene::new("kernel", vec![json!(3), json!(5)]),
-            Gene::new("scale", vec![json!(0.1), json!(232.77319047999998), json!("relu"), json!(true)]),
+            Gene::new(
+                "scale",
+                vec![json!(0.1), json!(232.77319047999998), json!("relu"), json!(true)],
+            ),
         ])
         .unwrap()
     }
 
     #[test]
     fn spaces_are_checked() {
-        assert!(Space::custom(vec![]).unwrap_err().to_string().contains("no genes"));
+        assert!(
+            Space::custom(vec![])
+                .unwrap_err()
+                .to_string()
+                .contains("no genes")
+        );
         let twice = vec![Gene::new("a", vec![json!(1)]), Gene::new("a", vec![json!(2)])];
-        assert!(Space::custom(twice).unwrap_err().to_string().contains("'a' appears twice"));
+        assert!(
+            Space::custom(twice)
+                .unwrap_err()
+                .to_string()
+                .contains("'a' appears twice")
+        );
         let empty = vec![Gene::new("a", vec![])];
-        assert!(Space::custom(empty).unwrap_err().to_string().contains("'a' has 0 choices"));
+        assert!(
+            Space::custom(empty)
+                .unwrap_err()
+                .to_string()
+                .contains("'a' has 0 choices")
+        );
         let nested = vec![Gene::new("a", vec![json!([1, 2])])];
         let e = Space::custom(nested).unwrap_err().to_string();
         assert!(e.contains("choice [1,2] is not a number"), "{e}");
         let s = space();
         assert_eq!(s.check(&Genes::Choices(vec![2, 1, 3])), Ok(()));
-        assert!(s.check(&Genes::Choices(vec![2, 2, 0])).unwrap_err().contains("gene 'kernel'"));
+        assert!(
+            s.check(&Genes::Choices(vec![2, 2, 0]))
+                .unwrap_err()
+                .contains("gene 'kernel'")
+        );
         assert!(s.check(&Genes::Choices(vec![0])).is_err());
         assert!(s.check(&Genes::Ofa(ofa::Genome::smallest())).is_err());
         assert_eq!(
@@ -375,7 +401,10 @@ mod tests {
     fn spaces_round_trip_exactly_and_differences_are_named() {
         let s = space();
         let text = serde_json::to_string(s.genes()).unwrap();
-        assert!(text.contains(r#""choices":["0.1","232.77319047999998","\"relu\"","true"]"#), "{text}");
+        assert!(
+            text.contains(r#""choices":["0.1","232.77319047999998","\"relu\"","true"]"#),
+            "{text}"
+        );
         let back: Vec<Gene> = serde_json::from_str(&text).unwrap();
         assert_eq!(Space::Custom(back.clone()), s);
         assert_eq!(s.difference(&Space::Custom(back)), None);
