@@ -426,6 +426,18 @@ mod tests {
         assert!(serde_json::from_str::<Vec<Gene>>(r#"[{"name":"a","choices":["1e999"]}]"#).is_err());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn choices_survive_the_checkpoint_bit_for_bit(bits in proptest::prelude::any::<u64>(), i in proptest::prelude::any::<i64>(), t in ".*") {
+            let x = f64::from_bits(bits);
+            proptest::prop_assume!(x.is_finite());
+            let g = vec![Gene::new("g", vec![json!(x), json!(i), json!(t)])];
+            let back: Vec<Gene> = serde_json::from_str(&serde_json::to_string(&g).unwrap()).unwrap();
+            proptest::prop_assert_eq!(back[0].choices[0].as_f64().map(f64::to_bits), Some(x.to_bits()));
+            proptest::prop_assert_eq!(&back, &g);
+        }
+    }
+
     #[test]
     fn genomes_keep_the_ofa_layout() {
         let g = Genes::Ofa(ofa::Genome::smallest());
