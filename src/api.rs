@@ -90,6 +90,11 @@ impl Error {
     /// Sorts a pipeline error into the typed kinds.
     fn from_pipeline(e: anyhow::Error) -> Error {
         if e.chain()
+            .any(|c| c.downcast_ref::<crate::map::Cancelled>().is_some())
+        {
+            return Error::Cancelled;
+        }
+        if e.chain()
             .any(|c| c.downcast_ref::<crate::error::Internal>().is_some())
         {
             return Error::Internal(chain_text(&e).trim_start_matches("internal error: ").to_string());
@@ -521,7 +526,7 @@ impl CompileOptions {
                 rules: Rules {
                     layer_threshold: self.layer_threshold,
                     max_load: self.max_load,
-                    period_ns: None,
+                    time_budget_ns: None,
                     exclusive_ns: None,
                     window: None,
                     diagonal: self.same_layer_diagonal,
@@ -638,8 +643,20 @@ pub fn compile(net: &Network, target: &Target, opts: &CompileOptions) -> Result<
     compile_with(net, target, opts, &|_| true)
 }
 
-/// [`compile`] with a progress hook: called with what is being mapped before each step;
-/// returning false stops the compile with [`Error::Cancelled`].
+/// [`compile`] with a progress hook: called with what is being mapped before each step, and
+/// polled with the same text while a step runs (at most every 20 ms, from any thread);
+/// returning false stops the compile with [`Error::Cancelled`] within about 100 ms, even at
+/// max effort.
+///
+/// ```
+/// use rnc::{CompileOptions, Target, network::zoo};
+/// let net = zoo::build("squeezenet1_1", 64, 10).unwrap();
+/// let mut opts = CompileOptions::default();
+/// opts.budget = rnc::Budget::Crossbars(64);
+/// let stop = |_: &str| false;
+/// let r = rnc::compile_with(&net, &Target::default_hardware(), &opts, &stop);
+/// assert!(matches!(r, Err(rnc::Error::Cancelled)));
+/// ```
 pub fn compile_with(
     net: &Network,
     target: &Target,
@@ -655,10 +672,13 @@ pub fn compile_with(
         .map_err(Error::from_pipeline)?;
     let compiled = match opts.depth_split {
         DepthSplit::Fixed(d) => {
-            if !progress(&format!("mapping at {} effort", effort_name(opts.effort))) {
+            let msg = format!("mapping at {} effort", effort_name(opts.effort));
+            if !progress(&msg) {
                 return Err(Error::Cancelled);
             }
-            pipeline::compile(net, tau, &opts.pipeline(target, d)).map_err(Error::from_pipeline)?
+            let poll = Poll::new(progress, msg);
+            pipeline::compile_with(net, tau, &opts.pipeline(target, d), &|| poll.stopped())
+                .map_err(Error::from_pipeline)?
         }
         DepthSplit::Auto => best_depth_split(net, tau, opts, target, progress)?,
     };
@@ -671,6 +691,45 @@ pub fn compile_with(
         baseline,
         summary,
     })
+}
+
+/// The progress hook as the mappers' cancel check: re-asked with the step's text at most
+/// every 20 ms; once it says stop, stopped for good.
+struct Poll<'a> {
+    progress: &'a (dyn Fn(&str) -> bool + Sync),
+    msg: String,
+    start: std::time::Instant,
+    last_ms: std::sync::atomic::AtomicU64,
+    stop: std::sync::atomic::AtomicBool,
+}
+
+impl<'a> Poll<'a> {
+    fn new(progress: &'a (dyn Fn(&str) -> bool + Sync), msg: String) -> Self {
+        Poll {
+            progress,
+            msg,
+            start: std::time::Instant::now(),
+            last_ms: Default::default(),
+            stop: Default::default(),
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.stop.load(Relaxed) {
+            return true;
+        }
+        let now = self.start.elapsed().as_millis() as u64;
+        let last = self.last_ms.load(Relaxed);
+        // One thread asks; the others go on until it has the answer.
+        if now >= last + 20
+            && self.last_ms.compare_exchange(last, now, Relaxed, Relaxed).is_ok()
+            && !(self.progress)(&self.msg)
+        {
+            self.stop.store(true, Relaxed);
+        }
+        self.stop.load(Relaxed)
+    }
 }
 
 fn effort_name(e: Effort) -> &'static str {
@@ -694,24 +753,27 @@ fn best_depth_split(
     target: &Target,
     progress: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<Compiled, Error> {
-    let key = |c: &Compiled| crate::refine::rank(&c.sim, opts.min_efficiency);
+    let key = |c: &Compiled| crate::map::local_search::rank(&c.sim, opts.min_efficiency);
     let mut best: Option<Compiled> = None;
     let mut last_err = None;
     for (n, d) in AUTO_DEPTH_SPLITS.into_iter().enumerate() {
-        if !progress(&format!(
-            "depth split {d} ({} of {})",
-            n + 1,
-            AUTO_DEPTH_SPLITS.len()
-        )) {
+        let msg = format!("depth split {d} ({} of {})", n + 1, AUTO_DEPTH_SPLITS.len());
+        if !progress(&msg) {
             return Err(Error::Cancelled);
         }
-        match pipeline::compile(net, tau, &opts.pipeline(target, d)) {
+        let poll = Poll::new(progress, msg);
+        match pipeline::compile_with(net, tau, &opts.pipeline(target, d), &|| poll.stopped()) {
             Ok(c) => {
                 if best.as_ref().is_none_or(|b| key(&c) < key(b)) {
                     best = Some(c);
                 }
             }
-            Err(e) => last_err = Some(e),
+            Err(e) => {
+                if poll.stopped() {
+                    return Err(Error::Cancelled);
+                }
+                last_err = Some(e)
+            }
         }
     }
     match (best, last_err) {
