@@ -3,12 +3,12 @@
 //! ≤ 10 s on 2 cores). Run: `cargo bench --bench accuracy [--features train]`.
 
 use rnc::accuracy::predictor::Predictor;
-use rnc::accuracy::rng::Rng;
 use rnc::network::ofa::{DEPTHS, EXPANDS, Genome, KERNELS};
+use rnc::rng::SplitMix64;
 use std::time::Instant;
 
-fn random_genome(rng: &mut Rng) -> Genome {
-    let pick = |r: &mut Rng, v: &[usize]| v[r.below(v.len())];
+fn random_genome(rng: &mut SplitMix64) -> Genome {
+    let pick = |r: &mut SplitMix64, v: &[usize]| v[r.below(v.len())];
     Genome {
         ks: (0..16).map(|_| pick(rng, &KERNELS)).collect(),
         e: (0..16).map(|_| pick(rng, &EXPANDS)).collect(),
@@ -18,7 +18,7 @@ fn random_genome(rng: &mut Rng) -> Genome {
 
 fn main() {
     let p = Predictor::shipped();
-    let mut rng = Rng::new(9);
+    let mut rng = SplitMix64::new(9);
     let genomes: Vec<Genome> = (0..10_000).map(|_| random_genome(&mut rng)).collect();
     let t = Instant::now();
     let mut sum = 0.0;

@@ -8,7 +8,7 @@ use rnc::compile::Effort;
 use rnc::hardware::HwConfig;
 use rnc::network::{Network, ofa};
 use rnc::partition::{PartitionOptions, partition};
-use rnc::search::{self, HwEval, HwObjective, SearchConfig, genome_ops, rng::Rng};
+use rnc::search::{self, HwEval, HwObjective, SearchConfig, genome_ops, rng::Xoshiro256};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -110,7 +110,7 @@ fn main() -> anyhow::Result<()> {
     let ev = search::search_evaluator(HwConfig::embedded_default(), 168, 64, Effort::Fast)?;
     if part("hardware") {
         // 2. Real hardware evaluation per candidate, one thread, random subnets.
-        let mut rng = Rng::seed(7);
+        let mut rng = Xoshiro256::seed(7);
         let samples = if full { 60 } else { 3 };
         let mut times = Vec::with_capacity(samples);
         let mut feasible = 0;

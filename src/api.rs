@@ -92,6 +92,11 @@ impl Error {
     /// Sorts a pipeline error into the typed kinds.
     fn from_pipeline(e: anyhow::Error) -> Error {
         if e.chain()
+            .any(|c| c.downcast_ref::<crate::map::Cancelled>().is_some())
+        {
+            return Error::Cancelled;
+        }
+        if e.chain()
             .any(|c| c.downcast_ref::<crate::error::Internal>().is_some())
         {
             return Error::Internal(chain_text(&e).trim_start_matches("internal error: ").to_string());
@@ -563,7 +568,7 @@ impl CompileOptions {
         Rules {
             layer_threshold,
             max_load: self.max_load.unwrap_or(m),
-            period_ns: None,
+            time_budget_ns: None,
             exclusive_ns: None,
             window: None,
             // The block diagonal only matters where one layer's tiles may share a crossbar.
@@ -720,8 +725,20 @@ pub fn compile(net: &Network, target: &Target, opts: &CompileOptions) -> Result<
     compile_with(net, target, opts, &|_| true)
 }
 
-/// [`compile`] with a progress hook: called with what is being mapped before each step;
-/// returning false stops the compile with [`Error::Cancelled`].
+/// [`compile`] with a progress hook: called with what is being mapped before each step, and
+/// polled with the same text while a step runs (at most every 20 ms, from any thread);
+/// returning false stops the compile with [`Error::Cancelled`] within about 100 ms, even at
+/// max effort.
+///
+/// ```
+/// use rnc::{CompileOptions, Target, network::zoo};
+/// let net = zoo::build("squeezenet1_1", 64, 10).unwrap();
+/// let mut opts = CompileOptions::default();
+/// opts.budget = rnc::Budget::Crossbars(64);
+/// let stop = |_: &str| false;
+/// let r = rnc::compile_with(&net, &Target::default_hardware(), &opts, &stop);
+/// assert!(matches!(r, Err(rnc::Error::Cancelled)));
+/// ```
 pub fn compile_with(
     net: &Network,
     target: &Target,
@@ -746,6 +763,45 @@ pub fn compile_with(
         baseline,
         summary,
     })
+}
+
+/// The progress hook as the mappers' cancel check: re-asked with the step's text at most
+/// every 20 ms; once it says stop, stopped for good.
+struct Poll<'a> {
+    progress: &'a (dyn Fn(&str) -> bool + Sync),
+    msg: String,
+    start: std::time::Instant,
+    last_ms: std::sync::atomic::AtomicU64,
+    stop: std::sync::atomic::AtomicBool,
+}
+
+impl<'a> Poll<'a> {
+    fn new(progress: &'a (dyn Fn(&str) -> bool + Sync), msg: String) -> Self {
+        Poll {
+            progress,
+            msg,
+            start: std::time::Instant::now(),
+            last_ms: Default::default(),
+            stop: Default::default(),
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.stop.load(Relaxed) {
+            return true;
+        }
+        let now = self.start.elapsed().as_millis() as u64;
+        let last = self.last_ms.load(Relaxed);
+        // One thread asks; the others go on until it has the answer.
+        if now >= last + 20
+            && self.last_ms.compare_exchange(last, now, Relaxed, Relaxed).is_ok()
+            && !(self.progress)(&self.msg)
+        {
+            self.stop.store(true, Relaxed);
+        }
+        self.stop.load(Relaxed)
+    }
 }
 
 fn effort_name(e: Effort) -> &'static str {
@@ -802,9 +858,13 @@ fn best_layout(
 ) -> Result<Compiled, Error> {
     use rayon::prelude::*;
     let all = layouts(net, opts);
-    let key = |c: &Compiled| crate::refine::rank(&c.sim, opts.min_efficiency);
+    let key = |c: &Compiled| crate::map::local_search::rank(&c.sim, opts.min_efficiency);
+    let poll = Poll::new(
+        progress,
+        format!("mapping at {} effort", effort_name(opts.effort)),
+    );
     let map_at = |(m, d): (DepthwiseMapping, usize), effort: Effort| {
-        pipeline::compile(net, tau, &opts.pipeline(target, m, d, effort))
+        pipeline::compile_with(net, tau, &opts.pipeline(target, m, d, effort), &|| poll.stopped())
     };
     let finalists: Vec<(DepthwiseMapping, usize)> = if all.len() == 1 || opts.effort == Effort::Fast {
         all.clone()
@@ -816,6 +876,9 @@ fn best_layout(
             .par_iter()
             .map(|&l| map_at(l, Effort::Fast).ok().map(|c| c.sim.ideal_latency_ns))
             .collect();
+        if poll.stopped() {
+            return Err(Error::Cancelled);
+        }
         let mut chosen = Vec::new();
         for m in [DepthwiseMapping::Serial, DepthwiseMapping::Diagonal] {
             let mut ranked: Vec<(f64, usize)> = all
@@ -847,6 +910,9 @@ fn best_layout(
     // Collected in layout order, so the thread count never changes the choice.
     let results: Vec<anyhow::Result<Compiled>> =
         finalists.par_iter().map(|&l| map_at(l, opts.effort)).collect();
+    if poll.stopped() {
+        return Err(Error::Cancelled);
+    }
     let mut best: Option<Compiled> = None;
     let mut last_err = None;
     for r in results {
@@ -856,7 +922,12 @@ fn best_layout(
                     best = Some(c);
                 }
             }
-            Err(e) => last_err = Some(e),
+            Err(e) => {
+                if poll.stopped() {
+                    return Err(Error::Cancelled);
+                }
+                last_err = Some(e)
+            }
         }
     }
     match (best, last_err) {

@@ -5,8 +5,7 @@ use crate::plots::{self, CompileData, Gantt, Occupancy, Pareto, Periods, SearchD
 use std::fmt::Write;
 use std::path::Path;
 
-/// Samples shown in the Gantt chart: enough to see the pipeline fill, few enough to read.
-pub const GANTT_SAMPLES: usize = 4;
+pub use crate::plots::GANTT_SAMPLES;
 
 const CSS: &str = r#"
 :root { color-scheme: light; }

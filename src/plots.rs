@@ -11,6 +11,9 @@ use plotters::prelude::*;
 use std::path::Path;
 use std::sync::Once;
 
+/// Samples shown in the Gantt chart: enough to see the pipeline fill, few enough to read.
+pub const GANTT_SAMPLES: usize = 4;
+
 /// The text font of the PNGs: embedded so that no fontconfig or system font is needed.
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 static REGISTER: Once = Once::new();
@@ -422,7 +425,7 @@ pub fn write_compile_pictures(dir: &Path) -> anyhow::Result<()> {
             .map(|e| e.sample + 1)
             .max()
             .unwrap_or(0)
-            .min(crate::html::GANTT_SAMPLES);
+            .min(GANTT_SAMPLES);
         write_both(
             dir,
             "gantt",

@@ -4,13 +4,13 @@
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Rng {
+pub struct SplitMix64 {
     state: u64,
 }
 
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng { state: seed }
+impl SplitMix64 {
+    pub fn new(seed: u64) -> SplitMix64 {
+        SplitMix64 { state: seed }
     }
 
     pub fn next_u64(&mut self) -> u64 {
@@ -52,8 +52,8 @@ mod tests {
 
     #[test]
     fn deterministic_and_in_range() {
-        let mut a = Rng::new(7);
-        let mut b = Rng::new(7);
+        let mut a = SplitMix64::new(7);
+        let mut b = SplitMix64::new(7);
         for _ in 0..1000 {
             let x = a.next_f64();
             assert_eq!(x, b.next_f64());

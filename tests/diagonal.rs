@@ -11,7 +11,7 @@ use rnc::partition::Crossbar;
 const DIAGONAL: Rules = Rules {
     layer_threshold: -1,
     max_load: 0,
-    period_ns: None,
+    time_budget_ns: None,
     exclusive_ns: None,
     window: None,
     diagonal: true,

@@ -1,12 +1,12 @@
-//! The simulator-guided local search on finished mappings (`rnc::refine`).
+//! The simulator-guided local search on finished mappings (`rnc::map::local_search`).
 
 use rnc::compile::{CompileOptions, Compiled, Effort, MapTask, baseline, compile, items, run_sim};
 use rnc::duplicate::DuplicateMode;
 use rnc::hardware::HwConfig;
+use rnc::map::local_search::{LocalSearch, rank};
 use rnc::network::{Schedule, zoo};
 use rnc::pack::{PackOptions, Packer, Rules, verify};
 use rnc::partition::Crossbar;
-use rnc::refine::{Refine, rank};
 
 fn tau_default() -> impl Fn(usize, usize) -> f64 + Sync {
     let hw = HwConfig::embedded_default();
@@ -32,16 +32,9 @@ fn opts(budget: usize, rules: Rules, dup: DuplicateMode, effort: Effort) -> Comp
 }
 
 /// The search over a compiled mapping, 8 samples, no efficiency floor.
-fn refiner<'a>(c: &'a Compiled, preds: &'a [Vec<usize>], rules: Rules, budget: usize) -> Refine<'a> {
-    Refine {
-        task: MapTask {
-            part: &c.partition,
-            timings: &c.timings,
-            preds,
-            rules,
-            budget,
-            samples: 8,
-        },
+fn refiner<'a>(c: &'a Compiled, preds: &'a [Vec<usize>], rules: Rules, budget: usize) -> LocalSearch<'a> {
+    LocalSearch {
+        task: MapTask::new(&c.partition, &c.timings, preds, budget).with_rules(rules),
         min_efficiency: 0.0,
     }
 }
@@ -49,7 +42,7 @@ fn refiner<'a>(c: &'a Compiled, preds: &'a [Vec<usize>], rules: Rules, budget: u
 const RULES_OFF: Rules = Rules {
     layer_threshold: 0,
     max_load: 0,
-    period_ns: None,
+    time_budget_ns: None,
     exclusive_ns: None,
     window: None,
     diagonal: false,

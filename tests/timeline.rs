@@ -1,11 +1,11 @@
-//! Contention-free mapping on the ideal schedule (`rnc::timeline`).
+//! Contention-free mapping on the ideal schedule (`rnc::map::contention_free`).
 
 use rnc::compile::{CompileOptions, Effort, MapTask, compile, items, run_sim};
 use rnc::duplicate::DuplicateMode;
 use rnc::hardware::HwConfig;
+use rnc::map::contention_free::{ContentionFree, busy, conflicts};
 use rnc::network::{Schedule, zoo};
 use rnc::pack::{PackOptions, Rules, verify};
-use rnc::timeline::{Timeline, busy, conflicts};
 
 fn tau_default() -> impl Fn(usize, usize) -> f64 + Sync {
     let hw = HwConfig::embedded_default();
@@ -71,16 +71,8 @@ fn mappings_run_at_their_ideal_latency() {
         o.partition.depth_split = d;
         let c = compile(&net, &tau, &o).unwrap();
         let preds = net.predecessors(Schedule::Chain);
-        let tl = Timeline {
-            task: MapTask {
-                part: &c.partition,
-                timings: &c.timings,
-                preds: &preds,
-                rules,
-                budget,
-                samples: 8,
-            },
-            effort: Effort::Default,
+        let tl = ContentionFree {
+            task: MapTask::new(&c.partition, &c.timings, &preds, budget).with_rules(rules),
         };
         let (copies, packing) = tl
             .map()
@@ -165,8 +157,8 @@ fn interleaved_layers_share_in_short_batches_only() {
     let preds = vec![vec![], vec![0], vec![1]];
     let times = [2.0, 1.0, 1.0];
     assert!(!conflicts(&times, &preds, 8)[1][2]);
-    assert!(!conflicts(&times, &preds, rnc::timeline::EXACT_SAMPLES)[1][2]);
-    assert!(conflicts(&times, &preds, rnc::timeline::EXACT_SAMPLES + 1)[1][2]);
+    assert!(!conflicts(&times, &preds, rnc::map::contention_free::EXACT_SAMPLES)[1][2]);
+    assert!(conflicts(&times, &preds, rnc::map::contention_free::EXACT_SAMPLES + 1)[1][2]);
     // With one sample, layer 0 is done before layer 2 starts.
     assert!(!conflicts(&times, &preds, 1)[0][2]);
 }

@@ -49,6 +49,5 @@ pub mod data;
 #[cfg(feature = "train")]
 pub mod infer;
 pub mod predictor;
-pub mod rng;
 #[cfg(feature = "train")]
 pub mod supernet;

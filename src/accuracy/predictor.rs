@@ -4,9 +4,9 @@
 //! Encoding: per block, one-hot kernel size and one-hot expand ratio (zeros when the block is
 //! skipped), then one-hot depth per stage — 16·6 + 4·3 = 108 inputs.
 
-use super::rng::Rng;
 use super::{AccuracySource, Candidate};
 use crate::network::ofa::{BLOCKS, DEPTHS, EXPANDS, Genome, KERNELS, STAGES};
+use crate::rng::SplitMix64;
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -188,7 +188,7 @@ pub fn fit(samples: &[Sample], cfg: &FitConfig, measured_on: &str) -> anyhow::Re
         );
     }
     let mut order: Vec<usize> = (0..samples.len()).collect();
-    let mut rng = Rng::new(cfg.seed);
+    let mut rng = SplitMix64::new(cfg.seed);
     rng.shuffle(&mut order);
     let (train_ix, hold_ix) = order.split_at(samples.len() - cfg.holdout);
     let xs: Vec<Vec<f64>> = train_ix.iter().map(|&i| encode(&samples[i].genome)).collect();
@@ -371,10 +371,10 @@ mod tests {
     #[test]
     fn fits_a_synthetic_additive_accuracy() {
         // Accuracy rises with kernel size, expand ratio and depth: the MLP must rank it well.
-        let mut rng = Rng::new(5);
+        let mut rng = SplitMix64::new(5);
         let samples: Vec<Sample> = (0..400)
             .map(|_| {
-                let pick = |r: &mut Rng, v: &[usize]| v[r.below(3)];
+                let pick = |r: &mut SplitMix64, v: &[usize]| v[r.below(3)];
                 let g = Genome {
                     ks: (0..16).map(|_| pick(&mut rng, &KERNELS)).collect(),
                     e: (0..16).map(|_| pick(&mut rng, &EXPANDS)).collect(),

@@ -12,8 +12,8 @@
 
 use super::data::{self, FashionMnist, INPUT, Split};
 use super::infer;
-use super::rng::Rng;
 use crate::network::ofa::{BLOCKS_PER_STAGE, DEPTHS, EXPANDS, Genome, KERNELS, STAGES, make_divisible};
+use crate::rng::SplitMix64;
 use anyhow::{Context, bail};
 use burn::tensor::activation::{hard_sigmoid, hard_swish, log_softmax, relu, softmax};
 use burn::tensor::module::conv2d;
@@ -437,7 +437,7 @@ impl Supernet {
     pub fn init(seed: u64) -> Supernet {
         let layout = Layout::new();
         let device = Device::flex();
-        let mut rng = Rng::new(seed ^ 0x5eed_0001);
+        let mut rng = SplitMix64::new(seed ^ 0x5eed_0001);
         let params = (0..layout.names.len())
             .map(|i| {
                 let n = layout.numel(i);
@@ -740,14 +740,14 @@ fn argmax(v: &[f32]) -> usize {
 /// The fixed calibration subset: a permutation of the training set with a fixed seed.
 fn calibration_indices(n: usize, images: usize) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..n).collect();
-    Rng::new(0xca1b).shuffle(&mut idx);
+    SplitMix64::new(0xca1b).shuffle(&mut idx);
     idx.truncate(images.min(n));
     idx
 }
 
 /// A uniformly random subnet.
-pub fn random_genome(rng: &mut Rng) -> Genome {
-    let pick = |rng: &mut Rng, v: &[usize]| v[rng.below(v.len())];
+pub fn random_genome(rng: &mut SplitMix64) -> Genome {
+    let pick = |rng: &mut SplitMix64, v: &[usize]| v[rng.below(v.len())];
     Genome {
         ks: (0..16).map(|_| pick(rng, &KERNELS)).collect(),
         e: (0..16).map(|_| pick(rng, &EXPANDS)).collect(),
@@ -791,7 +791,7 @@ pub fn train(
         Some(path) => Supernet::load(path)?,
         None => Supernet::init(cfg.seed),
     };
-    let mut rng = Rng::new(cfg.seed);
+    let mut rng = SplitMix64::new(cfg.seed);
     let mut order: Vec<usize> = (0..data.train.len()).collect();
     rng.shuffle(&mut order);
     order.truncate(cfg.train_images.clamp(cfg.batch, data.train.len()));
@@ -966,7 +966,7 @@ mod tests {
     use super::*;
 
     fn synthetic(n_train: usize, n_test: usize) -> FashionMnist {
-        let mut rng = Rng::new(11);
+        let mut rng = SplitMix64::new(11);
         let mut split = |n: usize| Split {
             images: (0..n * data::PIXELS).map(|_| rng.below(256) as u8).collect(),
             labels: (0..n).map(|_| rng.below(10) as u8).collect(),
@@ -982,7 +982,7 @@ mod tests {
         // Random weights give varied predictions; both paths calibrate on one batch of 200.
         let net = Supernet::init(3);
         let data = synthetic(300, 120);
-        let mut rng = Rng::new(4);
+        let mut rng = SplitMix64::new(4);
         for g in [Genome::largest(), random_genome(&mut rng)] {
             let fast = net.evaluate(&g, &data, 120, 200).unwrap();
             let slow = net.evaluate_graph(&g, &data, 120, 200).unwrap();

@@ -282,12 +282,12 @@ fn eval(a: EvalArgs) -> anyhow::Result<()> {
 fn measure(a: MeasureArgs) -> anyhow::Result<()> {
     use indicatif::ProgressBar;
     use rnc::accuracy::data::{FashionMnist, data_dir};
-    use rnc::accuracy::rng::Rng;
     use rnc::accuracy::supernet::{self, CALIBRATION_IMAGES, Supernet};
+    use rnc::rng::SplitMix64;
     use std::io::Write;
     let net = Supernet::load(&a.weights)?;
     let data = FashionMnist::load(&data_dir(a.data.data.as_deref()))?;
-    let mut rng = Rng::new(a.seed);
+    let mut rng = SplitMix64::new(a.seed);
     let genomes: Vec<_> = (0..a.count).map(|_| supernet::random_genome(&mut rng)).collect();
     let mut file = std::fs::OpenOptions::new()
         .create(true)

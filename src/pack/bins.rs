@@ -109,7 +109,7 @@ impl Bin {
         {
             return false;
         }
-        if let Some(p) = rules.period_ns
+        if let Some(p) = rules.time_budget_ns
             && !hosted
             && self.time_ns + item.time_ns > p * (1.0 + 1e-12)
         {

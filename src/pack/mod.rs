@@ -50,7 +50,9 @@ pub struct Rules {
     /// At most this many tiles per crossbar (0 = off).
     pub max_load: usize,
     /// Per-crossbar time budget: Σ t of the distinct layers hosted ≤ this (None = off).
-    pub period_ns: Option<f64>,
+    /// Serialized under its old name, so search checkpoints keep matching.
+    #[serde(rename = "period_ns")]
+    pub time_budget_ns: Option<f64>,
     /// Layers at least this slow are "heavy": a crossbar hosts at most one heavy layer, so
     /// heavy layers never queue behind each other (None = off).
     pub exclusive_ns: Option<f64>,
@@ -68,7 +70,7 @@ impl Default for Rules {
         Rules {
             layer_threshold: 1,
             max_load: 6,
-            period_ns: None,
+            time_budget_ns: None,
             exclusive_ns: None,
             window: None,
             diagonal: false,
@@ -173,7 +175,7 @@ pub fn verify(items: &[Item], packing: &Packing, rules: &Rules) -> Result<(), St
                 }
             }
         }
-        if let Some(p) = rules.period_ns {
+        if let Some(p) = rules.time_budget_ns {
             let mut layers: Vec<usize> = ks.iter().map(|&k| items[k].layer).collect();
             layers.sort_unstable();
             layers.dedup();

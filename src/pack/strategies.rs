@@ -4,7 +4,7 @@
 use super::bins::Fit;
 use super::{Bin, Item, Packing, Placement, Rules};
 use crate::partition::Crossbar;
-use crate::rng::Rng;
+use crate::rng::SplitMix64;
 use serde::Serialize;
 
 /// The best candidate so far: (score, crossbar, x, y).
@@ -31,7 +31,7 @@ pub enum Packer {
 pub enum PackError {
     #[error(
         "the mapping does not fit in {budget} crossbars: {tiles} tiles with {cells} cells need at least \
-         {bound} crossbars {reason}{rules}; raise --crossbars or use --find-solution"
+         {bound} crossbars {reason}{rules}; raise `crossbars` or use `find_solution`"
     )]
     DoesNotFit {
         budget: usize,
@@ -88,7 +88,7 @@ pub fn pack(items: &[Item], xbar: Crossbar, opts: &PackOptions) -> Result<Packin
     let result = match opts.packer {
         Packer::Reference => {
             let mut order: Vec<usize> = (0..items.len()).collect();
-            Rng::new(opts.seed).shuffle(&mut order);
+            SplitMix64::new(opts.seed).shuffle(&mut order);
             reference_order(items, xbar, &opts.rules, &order, cap)
         }
         Packer::Maxrects => greedy(items, xbar, &opts.rules, &sorted_order(items, 0), cap),
@@ -124,7 +124,7 @@ fn no_fit(items: &[Item], opts: &PackOptions, bound: super::Bound) -> PackError 
     if r.max_load > 0 {
         rules.push(format!("max load {}", r.max_load));
     }
-    if let Some(p) = r.period_ns {
+    if let Some(p) = r.time_budget_ns {
         rules.push(format!("period {p:.1} ns"));
     }
     if r.diagonal && r.layer_threshold < 0 {
@@ -348,7 +348,7 @@ fn search(items: &[Item], xbar: Crossbar, opts: &PackOptions, cap: usize) -> Opt
     }
     // Random keys: an item's key is its rank in the decoded order. The population starts
     // from the sorted orders (so the search never ends worse) plus random ones.
-    let mut rng = Rng::new(opts.seed ^ 0x9e37_79b9_7f4a_7c15);
+    let mut rng = SplitMix64::new(opts.seed ^ 0x9e37_79b9_7f4a_7c15);
     let pop_size = 24usize;
     let elite = 5usize;
     let mutants = 5usize;
@@ -551,7 +551,7 @@ pub fn ruin_and_recreate(
 ) -> Packing {
     let xbar = packing.xbar;
     let mut p = packing.clone();
-    let mut rng = Rng::new(seed ^ 0x5151_7a7a_0b0b_c3c3);
+    let mut rng = SplitMix64::new(seed ^ 0x5151_7a7a_0b0b_c3c3);
     let mut on: Vec<Vec<usize>> = vec![Vec::new(); p.crossbars];
     let mut fill = vec![0u64; p.crossbars];
     let rebuild = |p: &Packing, on: &mut Vec<Vec<usize>>, fill: &mut Vec<u64>| {

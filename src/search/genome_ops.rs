@@ -2,14 +2,14 @@
 //! mutation that re-draws each gene with probability 0.1, and uniform crossover.
 
 use super::nsga2::Operators;
-use super::rng::Rng;
+use super::rng::Xoshiro256;
 use crate::network::ofa::{BLOCKS, DEPTHS, EXPANDS, Genome, KERNELS, STAGES};
 
 /// Probability that mutation re-draws a gene.
 pub const MUTATION_RATE: f64 = 0.1;
 
 /// A uniformly random genome.
-pub fn random_genome(rng: &mut Rng) -> Genome {
+pub fn random_genome(rng: &mut Xoshiro256) -> Genome {
     Genome {
         ks: (0..BLOCKS).map(|_| rng.pick(&KERNELS)).collect(),
         e: (0..BLOCKS).map(|_| rng.pick(&EXPANDS)).collect(),
@@ -19,7 +19,7 @@ pub fn random_genome(rng: &mut Rng) -> Genome {
 
 /// Each gene re-drawn uniformly from its allowed values with probability `rate` (a re-draw
 /// may land on the same value).
-pub fn mutate(g: &Genome, rate: f64, rng: &mut Rng) -> Genome {
+pub fn mutate(g: &Genome, rate: f64, rng: &mut Xoshiro256) -> Genome {
     let mut c = g.clone();
     let mut redraw = |v: &mut Vec<usize>, allowed: &[usize]| {
         for x in v.iter_mut() {
@@ -35,7 +35,7 @@ pub fn mutate(g: &Genome, rate: f64, rng: &mut Rng) -> Genome {
 }
 
 /// Uniform crossover: every gene from either parent with probability ½.
-pub fn crossover(a: &Genome, b: &Genome, rng: &mut Rng) -> Genome {
+pub fn crossover(a: &Genome, b: &Genome, rng: &mut Xoshiro256) -> Genome {
     let mut pick = |x: &[usize], y: &[usize]| -> Vec<usize> {
         x.iter()
             .zip(y)
@@ -57,13 +57,13 @@ impl Operators for OfaOps {
     type Genome = Genome;
     type Key = Genome;
 
-    fn random(&self, rng: &mut Rng) -> Genome {
+    fn random(&self, rng: &mut Xoshiro256) -> Genome {
         random_genome(rng)
     }
-    fn mutate(&self, g: &Genome, rng: &mut Rng) -> Genome {
+    fn mutate(&self, g: &Genome, rng: &mut Xoshiro256) -> Genome {
         mutate(g, MUTATION_RATE, rng)
     }
-    fn crossover(&self, a: &Genome, b: &Genome, rng: &mut Rng) -> Genome {
+    fn crossover(&self, a: &Genome, b: &Genome, rng: &mut Xoshiro256) -> Genome {
         crossover(a, b, rng)
     }
     fn key(&self, g: &Genome) -> Genome {
@@ -73,14 +73,14 @@ impl Operators for OfaOps {
 
 #[cfg(test)]
 mod tests {
-    use super::Rng;
+    use super::Xoshiro256;
     use super::*;
     use proptest::prelude::*;
 
     proptest! {
         #[test]
         fn operators_keep_genomes_valid(seed in any::<u64>(), rate in 0.0f64..=1.0) {
-            let mut rng = Rng::seed(seed);
+            let mut rng = Xoshiro256::seed(seed);
             let a = random_genome(&mut rng);
             let b = random_genome(&mut rng);
             prop_assert!(a.validate().is_ok());
@@ -101,7 +101,7 @@ mod tests {
 
     #[test]
     fn mutation_rate_is_about_one_tenth() {
-        let mut rng = Rng::seed(5);
+        let mut rng = Xoshiro256::seed(5);
         let g = Genome::smallest();
         let genes = 2 * BLOCKS + STAGES;
         let mut changed = 0usize;
@@ -120,7 +120,7 @@ mod tests {
 
     #[test]
     fn random_genomes_cover_every_value() {
-        let mut rng = Rng::seed(9);
+        let mut rng = Xoshiro256::seed(9);
         let mut seen_d = std::collections::BTreeSet::new();
         let mut seen_k = std::collections::BTreeSet::new();
         for _ in 0..200 {

@@ -14,6 +14,7 @@
 
 pub mod checkpoint;
 pub mod genome_ops;
+pub mod hardware;
 pub mod nsga2;
 pub mod objective;
 pub mod rng;

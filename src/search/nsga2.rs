@@ -6,7 +6,7 @@
 //! (the OFA search) can step through them; [`run`] strings them together for closed-form
 //! problems (the ZDT tests).
 
-use super::rng::Rng;
+use super::rng::Xoshiro256;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::collections::HashSet;
@@ -162,7 +162,7 @@ pub fn select(evals: &[Evaluation], n: usize) -> Vec<usize> {
 }
 
 /// Binary tournament under the crowded-comparison order (ties go to the first draw).
-pub fn tournament(rng: &mut Rng, ranking: &Ranking) -> usize {
+pub fn tournament(rng: &mut Xoshiro256, ranking: &Ranking) -> usize {
     let n = ranking.rank.len();
     let a = rng.below(n);
     let b = rng.below(n);
@@ -178,9 +178,9 @@ pub trait Operators {
     type Genome: Clone;
     /// Identity of a genome for duplicate avoidance (equal keys = same solution).
     type Key: Eq + Hash;
-    fn random(&self, rng: &mut Rng) -> Self::Genome;
-    fn mutate(&self, g: &Self::Genome, rng: &mut Rng) -> Self::Genome;
-    fn crossover(&self, a: &Self::Genome, b: &Self::Genome, rng: &mut Rng) -> Self::Genome;
+    fn random(&self, rng: &mut Xoshiro256) -> Self::Genome;
+    fn mutate(&self, g: &Self::Genome, rng: &mut Xoshiro256) -> Self::Genome;
+    fn crossover(&self, a: &Self::Genome, b: &Self::Genome, rng: &mut Xoshiro256) -> Self::Genome;
     fn key(&self, g: &Self::Genome) -> Self::Key;
 }
 
@@ -188,7 +188,7 @@ pub trait Operators {
 pub const DUPLICATE_RETRIES: usize = 20;
 
 /// `n` random genomes, distinct where possible.
-pub fn initial<O: Operators>(ops: &O, rng: &mut Rng, n: usize) -> Vec<O::Genome> {
+pub fn initial<O: Operators>(ops: &O, rng: &mut Xoshiro256, n: usize) -> Vec<O::Genome> {
     let mut seen = HashSet::new();
     let mut out = Vec::with_capacity(n);
     while out.len() < n {
@@ -210,7 +210,7 @@ pub fn initial<O: Operators>(ops: &O, rng: &mut Rng, n: usize) -> Vec<O::Genome>
 /// redrawn (up to [`DUPLICATE_RETRIES`] times).
 pub fn offspring<O: Operators>(
     ops: &O,
-    rng: &mut Rng,
+    rng: &mut Xoshiro256,
     parents: &[O::Genome],
     ranking: &Ranking,
     n: usize,
@@ -249,7 +249,7 @@ pub trait Problem: Operators {
 /// population with its evaluations.
 pub fn run<P: Problem>(
     problem: &mut P,
-    rng: &mut Rng,
+    rng: &mut Xoshiro256,
     population: usize,
     generations: usize,
 ) -> Vec<(P::Genome, Evaluation)> {
@@ -371,7 +371,7 @@ mod tests {
             rank: vec![0, 1],
             crowding: vec![0.0, f64::INFINITY],
         };
-        let mut rng = Rng::seed(3);
+        let mut rng = Xoshiro256::seed(3);
         let wins = (0..1000).filter(|_| tournament(&mut rng, &ranking) == 0).count();
         // Index 0 wins unless both draws are 1 (p = 1/4).
         assert!((700..800).contains(&wins), "{wins}");

@@ -1,19 +1,20 @@
 //! The hardware objective of the search: what a candidate network achieves on the crossbar
 //! budget. The search programs against [`HwObjective`]; the compiler + simulator pipeline
-//! ([`crate::compile::Evaluator`]) implements it.
+//! ([`crate::search::hardware::Evaluator`]) implements it.
 
-use crate::compile::{CompileOptions, Effort, Evaluator};
+use crate::compile::{CompileOptions, Effort};
 use crate::duplicate::DuplicateMode;
 use crate::hardware::HwConfig;
 use crate::network::{Network, Schedule};
 use crate::pack::PackOptions;
 use crate::partition::{self, PartitionOptions};
+use crate::search::hardware::Evaluator;
 
 /// Hardware result of one candidate: `feasible` (the weights fit the budget), latency of the
 /// evaluated workload (N samples, ns), speed-up over the baseline (SPEC §9) and crossbars used
 /// (for an infeasible candidate: the least it would need, when known, which lets the search
 /// rank infeasible candidates by how far over budget they are).
-pub use crate::compile::HwEval;
+pub use crate::search::hardware::HwEval;
 
 /// Evaluates candidate networks on the hardware. Must be deterministic: the search's
 /// reproducibility at any thread count rests on it.

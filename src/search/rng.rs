@@ -7,9 +7,13 @@ use serde::{Deserialize, Serialize};
 
 /// xoshiro256** (Blackman & Vigna): fast, 256-bit state, good statistical quality.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Rng {
+pub struct Xoshiro256 {
     s: [u64; 4],
 }
+
+/// The old name, kept while `search/mod.rs` and `checkpoint.rs` are being rewritten (they
+/// still say `Rng`); remove once they name [`Xoshiro256`].
+pub type Rng = Xoshiro256;
 
 fn splitmix64(x: &mut u64) -> u64 {
     *x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -19,8 +23,8 @@ fn splitmix64(x: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
-impl Rng {
-    pub fn seed(seed: u64) -> Rng {
+impl Xoshiro256 {
+    pub fn seed(seed: u64) -> Xoshiro256 {
         let mut x = seed;
         let s = [
             splitmix64(&mut x),
@@ -30,11 +34,11 @@ impl Rng {
         ];
         // SplitMix64 never yields four zeros from one seed, but the all-zero state is the
         // generator's only fixed point, so guard it anyway (a checkpoint could be edited).
-        Rng { s }.fixed()
+        Xoshiro256 { s }.fixed()
     }
 
     /// Replaces the all-zero state (xoshiro's fixed point) by a valid one.
-    fn fixed(mut self) -> Rng {
+    fn fixed(mut self) -> Xoshiro256 {
         if self.s == [0; 4] {
             self.s[0] = 1;
         }
@@ -42,8 +46,8 @@ impl Rng {
     }
 
     /// Rebuilds a generator from a stored state.
-    pub fn from_state(s: [u64; 4]) -> Rng {
-        Rng { s }.fixed()
+    pub fn from_state(s: [u64; 4]) -> Xoshiro256 {
+        Xoshiro256 { s }.fixed()
     }
 
     pub fn state(&self) -> [u64; 4] {
@@ -64,7 +68,7 @@ impl Rng {
 
     /// Uniform in `0..n` without modulo bias (Lemire's multiply-and-reject). `n` must be > 0.
     pub fn below(&mut self, n: usize) -> usize {
-        assert!(n > 0, "Rng::below(0)");
+        assert!(n > 0, "Xoshiro256::below(0)");
         let n = n as u64;
         let threshold = n.wrapping_neg() % n;
         loop {
@@ -97,19 +101,19 @@ mod tests {
 
     #[test]
     fn same_seed_same_stream_and_state_restores() {
-        let mut a = Rng::seed(7);
-        let mut b = Rng::seed(7);
+        let mut a = Xoshiro256::seed(7);
+        let mut b = Xoshiro256::seed(7);
         for _ in 0..100 {
             assert_eq!(a.next_u64(), b.next_u64());
         }
-        let mut c = Rng::from_state(a.state());
+        let mut c = Xoshiro256::from_state(a.state());
         assert_eq!(a.next_u64(), c.next_u64());
-        assert_ne!(Rng::seed(7).next_u64(), Rng::seed(8).next_u64());
+        assert_ne!(Xoshiro256::seed(7).next_u64(), Xoshiro256::seed(8).next_u64());
     }
 
     #[test]
     fn below_is_in_range_and_roughly_uniform() {
-        let mut r = Rng::seed(1);
+        let mut r = Xoshiro256::seed(1);
         let mut counts = [0usize; 3];
         for _ in 0..30_000 {
             counts[r.below(3)] += 1;

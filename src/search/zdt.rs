@@ -3,7 +3,7 @@
 //! hypervolume must come close to the analytic optimum.
 
 use super::nsga2::{self, Evaluation, Operators, Problem};
-use super::rng::Rng;
+use super::rng::Xoshiro256;
 
 const VARS: usize = 30;
 const ETA_C: f64 = 15.0;
@@ -15,7 +15,7 @@ struct Zdt {
 }
 
 impl Zdt {
-    fn polynomial_mutation(&self, x: &mut [f64], rng: &mut Rng) {
+    fn polynomial_mutation(&self, x: &mut [f64], rng: &mut Xoshiro256) {
         let p = 1.0 / x.len() as f64;
         for v in x.iter_mut() {
             if !rng.chance(p) {
@@ -39,18 +39,18 @@ impl Operators for Zdt {
     type Genome = Vec<f64>;
     type Key = Vec<u64>;
 
-    fn random(&self, rng: &mut Rng) -> Vec<f64> {
+    fn random(&self, rng: &mut Xoshiro256) -> Vec<f64> {
         (0..VARS).map(|_| rng.unit()).collect()
     }
 
-    fn mutate(&self, g: &Vec<f64>, rng: &mut Rng) -> Vec<f64> {
+    fn mutate(&self, g: &Vec<f64>, rng: &mut Xoshiro256) -> Vec<f64> {
         let mut c = g.clone();
         self.polynomial_mutation(&mut c, rng);
         c
     }
 
     /// Simulated binary crossover (one child per variable pair draw), then mutation.
-    fn crossover(&self, a: &Vec<f64>, b: &Vec<f64>, rng: &mut Rng) -> Vec<f64> {
+    fn crossover(&self, a: &Vec<f64>, b: &Vec<f64>, rng: &mut Xoshiro256) -> Vec<f64> {
         let mut c = a.clone();
         for i in 0..VARS {
             if !rng.chance(0.5) || (a[i] - b[i]).abs() < 1e-14 {
@@ -95,7 +95,7 @@ impl Problem for Zdt {
 
 fn final_hypervolume(concave: bool, seed: u64) -> f64 {
     let mut p = Zdt { concave };
-    let mut rng = Rng::seed(seed);
+    let mut rng = Xoshiro256::seed(seed);
     let pop = nsga2::run(&mut p, &mut rng, 100, 250);
     let pts: Vec<[f64; 2]> = pop
         .iter()
@@ -123,7 +123,7 @@ fn zdt2_hypervolume_near_optimum() {
 fn random_population_is_far_from_optimum() {
     // Guards the tests above against a hypervolume that is always large.
     let mut p = Zdt { concave: false };
-    let mut rng = Rng::seed(1);
+    let mut rng = Xoshiro256::seed(1);
     let pop = nsga2::initial(&p, &mut rng, 100);
     let evals = p.evaluate(&pop);
     let pts: Vec<[f64; 2]> = evals.iter().map(|e| [e.objectives[0], e.objectives[1]]).collect();

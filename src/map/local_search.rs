@@ -1,19 +1,17 @@
 //! Local search on a finished mapping, judged by the simulator.
 //!
-//! The mappers in [`crate::compile`] decide copies and placement from models of contention
+//! The other mappers in [`crate::map`] decide copies and placement from models of contention
 //! (periods, stages, tiers). The simulator knows better: which layers actually queue behind
 //! each other depends on the schedule. This pass starts from a mapper's result and tries small
 //! changes — add a copy, drop one, move one copy's tiles elsewhere, trade a copy of one layer
 //! for a copy of another, move a copy off one of the busiest crossbars, empty one crossbar and
 //! refill — keeping each change whose simulated result is no worse. Every change keeps the
 //! mapping inside the budget and the rules, so any prefix of the search is a valid mapping.
-//!
-//! Measured (squeezenet1_1, chain, rules off, default effort): 5.5× → 6.7× on 64 crossbars,
-//! 11.6× → 12.8× on 112; mbv3-small D=8 on 211: 25.0× → 27.8×.
+//! (What it gains on the zoo networks is in the README.)
 
-use crate::compile::MapTask;
+use super::MapTask;
 use crate::pack::{Bin, Item, Packing, Placement};
-use crate::rng::Rng;
+use crate::rng::SplitMix64;
 use crate::simulate::{SimInput, SimResult, simulate};
 // Copy-on-write parts: a move clones the state but changes a few layers and crossbars, so
 // only those get copied (cloning every crossbar took about a third of the search's time).
@@ -31,7 +29,7 @@ pub fn rank(sim: &SimResult, min_efficiency: f64) -> (f64, f64) {
 }
 
 /// What the search needs besides the mapping.
-pub struct Refine<'a> {
+pub struct LocalSearch<'a> {
     pub task: MapTask<'a>,
     pub min_efficiency: f64,
 }
@@ -64,7 +62,7 @@ enum Choose {
     Random,
 }
 
-impl Refine<'_> {
+impl LocalSearch<'_> {
     fn times(&self, st: &State) -> Vec<f64> {
         self.task
             .timings
@@ -176,7 +174,7 @@ impl Refine<'_> {
 
     /// Adds a copy of `layer` placed by `how`; false (and `st` unchanged) when a tile finds
     /// no room.
-    fn add(&self, st: &mut State, layer: usize, how: Choose, rng: &mut Rng) -> bool {
+    fn add(&self, st: &mut State, layer: usize, how: Choose, rng: &mut SplitMix64) -> bool {
         let x = st.at[layer].len();
         let mut times = self.times(st);
         times[layer] = self.task.timings[layer].time(x as u64 + 1);
@@ -197,7 +195,7 @@ impl Refine<'_> {
         copy: usize,
         times: &[f64],
         how: Choose,
-        rng: &mut Rng,
+        rng: &mut SplitMix64,
     ) -> Option<Vec<Placement>> {
         let ntiles = self.task.part.layers[layer].tiles.len();
         let mut out: Vec<Placement> = Vec::with_capacity(ntiles);
@@ -214,15 +212,15 @@ impl Refine<'_> {
         // Under the diagonal rule a crossbar already hosting the layer takes another of its
         // tiles on disjoint rows and columns at no extra work (one activation drives both);
         // otherwise it would run the copies one after another.
-        let share = self.task.rules.diagonal && self.task.rules.layer_threshold < 0;
+        let share = self.task.pack.rules.diagonal && self.task.pack.rules.layer_threshold < 0;
         let hosts = |bin: &Bin| bin.layers.binary_search(&layer).is_ok();
         for tile in 0..ntiles {
             let it = self.item(layer, copy, tile, times[layer]);
             let fits = bins.iter().enumerate().filter_map(|(b, bin)| {
-                if (!share && hosts(bin)) || !bin.admits(&it, &self.task.rules) {
+                if (!share && hosts(bin)) || !bin.admits(&it, &self.task.pack.rules) {
                     return None;
                 }
-                bin.best_fit(&it, &self.task.rules)
+                bin.best_fit(&it, &self.task.pack.rules)
                     .map(|(s, l, x, y)| (b, s, l, x, y))
             });
             // Work the tile adds to a crossbar: none where the layer already runs.
@@ -266,7 +264,7 @@ impl Refine<'_> {
     }
 
     /// A layer drawn with probability ∝ its time: slow layers gain most from a copy.
-    fn slow_layer(&self, st: &State, rng: &mut Rng) -> usize {
+    fn slow_layer(&self, st: &State, rng: &mut SplitMix64) -> usize {
         let times = self.times(st);
         let total: f64 = times.iter().sum();
         let mut r = rng.next_f64() * total;
@@ -279,7 +277,7 @@ impl Refine<'_> {
         times.len() - 1
     }
 
-    fn choose(rng: &mut Rng) -> Choose {
+    fn choose(rng: &mut SplitMix64) -> Choose {
         match rng.below(4) {
             0 => Choose::LeastClash,
             1 => Choose::Tight,
@@ -291,13 +289,13 @@ impl Refine<'_> {
     /// Adds up to `limit` copies while any fits: first one of `first`, then by value per
     /// cell, drawn among the best three. A copy's value is the time it saves, (N − 1) times
     /// over for the slowest layers (they set the pipeline's pace).
-    fn refill(&self, st: &mut State, first: Option<usize>, limit: usize, rng: &mut Rng) {
+    fn refill(&self, st: &mut State, first: Option<usize>, limit: usize, rng: &mut SplitMix64) {
         let how = Self::choose(rng);
         let n = st.at.len();
         let mut times = self.times(st);
         let mut exhausted = vec![false; n];
-        let slot = if self.task.rules.max_load > 0 {
-            self.task.part.options.xbar.cells() as f64 / self.task.rules.max_load as f64
+        let slot = if self.task.pack.rules.max_load > 0 {
+            self.task.part.options.xbar.cells() as f64 / self.task.pack.rules.max_load as f64
         } else {
             0.0
         };
@@ -339,11 +337,11 @@ impl Refine<'_> {
     }
 
     /// One random change of `st`; None when it does not apply or does not fit.
-    fn neighbour(&self, st: &State, rng: &mut Rng) -> Option<State> {
+    fn neighbour(&self, st: &State, rng: &mut SplitMix64) -> Option<State> {
         let n = st.at.len();
         let mut next = st.clone();
         let removable: Vec<usize> = (0..n).filter(|&i| st.at[i].len() > 1).collect();
-        let any_removable = |rng: &mut Rng| -> Option<(usize, usize)> {
+        let any_removable = |rng: &mut SplitMix64| -> Option<(usize, usize)> {
             let &i = removable.get(rng.below(removable.len().max(1)))?;
             Some((i, rng.below(st.at[i].len())))
         };
@@ -446,7 +444,7 @@ impl Refine<'_> {
             .zip(&self.task.part.layers)
             .map(|(&x, lp)| vec![Vec::with_capacity(lp.tiles.len()); x as usize])
             .collect();
-        // Placements come in layer, copy, tile order (see `compile::items`).
+        // Placements come in layer, copy, tile order (see `map::items`).
         let mut it = packing.placements.iter();
         for (copies_of, lp) in at.iter_mut().zip(&self.task.part.layers) {
             for copy in copies_of.iter_mut() {
@@ -466,11 +464,15 @@ impl Refine<'_> {
             return input;
         };
         let start = key;
-        let mut rng = Rng::new(seed ^ 0x05ee_d0f4_ef1e);
+        let mut rng = SplitMix64::new(seed ^ 0x05ee_d0f4_ef1e);
         // Descent that also accepts equal results: plateaus are wide (many placements
         // simulate alike), and drifting along them reaches further. Annealing (accepting
         // worse results early) was tried and did worse at equal move counts.
         for _ in 0..moves {
+            // A cancelled run keeps the best mapping so far (the caller reports the cancel).
+            if self.task.cancelled() {
+                break;
+            }
             let Some(next) = self.neighbour(&cur, &mut rng) else {
                 continue;
             };
@@ -493,8 +495,8 @@ impl Refine<'_> {
     /// moves (one copy each, kept only if no slower) rarely take the two or three a layer needs
     /// to get faster. For every layer on a plateau, its next faster copy count placed each
     /// way; the best that simulates faster is kept, until none is.
-    fn polish(&self, cur: &mut State, key: &mut (f64, f64), rng: &mut Rng) {
-        loop {
+    fn polish(&self, cur: &mut State, key: &mut (f64, f64), rng: &mut SplitMix64) {
+        while !self.task.cancelled() {
             let mut best: Option<((f64, f64), State)> = None;
             for i in 0..cur.at.len() {
                 let x = cur.at[i].len() as u64;

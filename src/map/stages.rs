@@ -1,4 +1,4 @@
-//! Contention-aware mapping by pipeline stages (the default of `--duplicate`).
+//! Contention-aware mapping by pipeline stages (one of [`super::auto`]'s candidates).
 //!
 //! Consecutive layers (in execution order) are grouped into stages; a stage owns a private
 //! set of K crossbars that host every copy of its layers' tiles, so stages never contend and
@@ -11,9 +11,109 @@
 //! stage a layer gets as many copies as its tiles fit distinct crossbars (x_i ≤ ⌊K/tiles_i⌋)
 //! and the area allows.
 
-use crate::duplicate::LayerTiming;
+use super::{MapTask, Mapper, Mapping, Raw};
+use crate::duplicate::{self, LayerTiming};
 use crate::pack::{self, Item, Packing, Placement, Rules};
 use crate::partition::Partition;
+
+/// Pipeline stages on private crossbar sets; none under a layer threshold.
+pub struct Stages;
+
+impl Mapper for Stages {
+    fn name(&self) -> &'static str {
+        "stages"
+    }
+
+    fn map(&self, task: &MapTask) -> anyhow::Result<Vec<Mapping>> {
+        super::to_mappings(task.part, staged(task)?)
+    }
+}
+
+/// Stage-based contention-aware mapping (see the module); None when the rules
+/// forbid neighbouring layers to share crossbars or no staging fits.
+pub(super) fn staged(task: &MapTask) -> anyhow::Result<Option<Raw>> {
+    let (part, timings, opts) = (task.part, task.timings, task);
+    if opts.pack.rules.layer_threshold > 0 || opts.budget == 0 {
+        return Ok(None);
+    }
+    let steps = task.steps();
+    let (stage_len, iters, factors) = (steps.stage_len, steps.stage_iterations, steps.stage_factors);
+    let (fills, floats) = (steps.stage_fills, steps.stage_floats);
+    let slowest = timings.iter().map(|t| t.time(1)).fold(0.0, f64::max);
+    let combos: Vec<(f64, f64)> = fills
+        .iter()
+        .flat_map(|&f| floats.iter().map(move |&x| (f, x)))
+        .collect();
+    // Each shape is planned independently (in parallel); results are compared in shape order.
+    use rayon::prelude::*;
+    // Copies, packing and simulated latency of each mapping a shape yields.
+    type Scored = Vec<(Vec<u64>, Packing, f64)>;
+    let found: Vec<anyhow::Result<Scored>> = combos
+        .par_iter()
+        .map(|&(fill, float)| {
+            let mut out = Vec::new();
+            let rules = Rules {
+                layer_threshold: 0.min(opts.pack.rules.layer_threshold),
+                ..opts.pack.rules
+            };
+            let shape = (stage_len, fill, float * slowest);
+            let prob = StagePlanner::new(part, timings, opts.budget, opts.samples, rules, shape);
+            // Bisection on the planner alone (cheap); packing is checked at the end, stepping
+            // the period up where the plan's area estimate was optimistic.
+            let mut hi: f64 = timings.iter().map(|t| t.time(1)).sum();
+            if prob.plan(hi).is_none() {
+                return Ok(out);
+            }
+            let mut lo = duplicate::min_period(timings);
+            for _ in 0..iters {
+                if hi - lo <= hi * 1e-4 {
+                    break;
+                }
+                let mid = 0.5 * (lo + hi);
+                if prob.plan(mid).is_some() {
+                    hi = mid
+                } else {
+                    lo = mid
+                }
+            }
+            for &f in factors {
+                if task.cancelled() {
+                    break;
+                }
+                let mut p = hi * f;
+                let mut fe = None;
+                for _ in 0..8 {
+                    fe = prob
+                        .plan_budget(p)
+                        .and_then(|st| prob.pack_plan(st, p))
+                        .or_else(|| prob.feasible(p));
+                    if fe.is_some() {
+                        break;
+                    }
+                    p *= 1.06;
+                }
+                let Some(fallback) = fe else { continue };
+                let mut stages: Vec<_> = fallback.iter().map(|(s, _)| *s).collect();
+                prob.spend_spare(&mut stages);
+                let Some((copies, packing)) = prob.realize(&stages, &fallback) else {
+                    continue;
+                };
+                let sim = task.simulate(&copies, &packing)?;
+                out.push((copies, packing, sim.latency_ns));
+            }
+            Ok(out)
+        })
+        .collect();
+    let mut best: Option<(Vec<u64>, Packing, f64)> = None;
+    for r in found {
+        for cand in r? {
+            if best.as_ref().is_none_or(|b| cand.2 < b.2) {
+                best = Some(cand);
+            }
+        }
+    }
+    Ok(best.map(|(c, p, _)| (c, p)))
+}
 
 /// A stage: layers `a..=b` on `k` private crossbars.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -51,7 +151,7 @@ impl std::hash::Hasher for KeyHasher {
 }
 
 /// Inputs shared by every evaluation.
-pub struct Problem<'a> {
+pub struct StagePlanner<'a> {
     pub part: &'a Partition,
     pub timings: &'a [LayerTiming],
     pub budget: usize,
@@ -74,7 +174,7 @@ pub struct Problem<'a> {
     maxc: Vec<u64>,
 }
 
-impl<'a> Problem<'a> {
+impl<'a> StagePlanner<'a> {
     /// `shape` = (longest stage, area fill, floating threshold in ns).
     pub fn new(
         part: &'a Partition,
@@ -83,10 +183,10 @@ impl<'a> Problem<'a> {
         samples: usize,
         rules: Rules,
         shape: (usize, f64, f64),
-    ) -> Problem<'a> {
+    ) -> StagePlanner<'a> {
         let (max_stage_len, area_fill, float_ns) = shape;
         let floating: Vec<bool> = timings.iter().map(|t| t.time(1) < float_ns).collect();
-        Problem {
+        StagePlanner {
             floating: floating.clone(),
             part,
             timings,
@@ -511,7 +611,7 @@ impl<'a> Problem<'a> {
             }
         }
         self.place_floating(&mut placements, offset as usize)?;
-        // Order placements like `compile::items` (layer, copy, tile) so outputs line up.
+        // Order placements like `map::items` (layer, copy, tile) so outputs line up.
         placements.sort_by_key(|(it, _)| (it.layer, it.copy, it.tile));
         let crossbars = placements
             .iter()
@@ -592,187 +692,14 @@ type FloatScore = (usize, usize, usize);
 fn stage_items(part: &Partition, a: usize, copies: &[u64], times: &[f64]) -> Vec<Item> {
     let mut v = Vec::new();
     for (j, (&x, &t)) in copies.iter().zip(times).enumerate() {
-        let lp = &part.layers[a + j];
         for copy in 0..x as usize {
-            for tile in &lp.tiles {
-                v.push(Item {
-                    layer: lp.layer,
-                    copy,
-                    tile: tile.index,
-                    rows: tile.rows,
-                    cols: tile.cols,
-                    time_ns: t,
-                });
-            }
+            v.extend(
+                part.layers[a + j]
+                    .tiles
+                    .iter()
+                    .map(|tile| Item::new(copy, tile, t)),
+            );
         }
     }
     v
-}
-
-/// Heavy layers on private crossbars, light layers on their neighbours' spare cells.
-///
-/// The simulator serves waiting executions oldest first, so two slow layers sharing a
-/// crossbar queue samples behind each other; a fast layer sharing with its neighbour in
-/// execution order costs almost nothing (they run back to back for one sample anyway). So:
-/// every tile copy of a heavy layer (t_i(1) ≥ `heavy_ns`) gets a crossbar of its own; copies
-/// of heavy layers minimise Σ T_i/x_i for the crossbars given to them (x_i ∝ √(T_i/tiles_i)),
-/// never above `period`; light tiles then go, largest first, to the crossbar hosting the
-/// nearest layer in execution order that still has room (area and, with `period`, time).
-pub struct Private<'a> {
-    pub part: &'a Partition,
-    pub timings: &'a [LayerTiming],
-    pub budget: usize,
-    pub rules: Rules,
-}
-
-impl Private<'_> {
-    /// Copies for a heavy-crossbar allowance `nh` with every layer at most `period`.
-    /// Light layers get the least copies reaching `light_ns` (they cost only spare cells).
-    pub fn copies(&self, period: f64, heavy_ns: f64, nh: usize, light_ns: f64) -> Option<Vec<u64>> {
-        let mut x = crate::duplicate::copies_for_period(self.timings, period)?;
-        let t1: Vec<f64> = self.timings.iter().map(|t| t.time(1)).collect();
-        for (i, xi) in x.iter_mut().enumerate() {
-            if t1[i] < heavy_ns
-                && let Some(c) = self.timings[i].copies_for(light_ns)
-            {
-                // Each copy's tiles need crossbars of their own; keep within the budget.
-                let cap = (self.budget / self.timings[i].tiles.len().max(1)) as u64;
-                *xi = (*xi).max(c.min(cap.max(1)));
-            }
-        }
-        let heavy: Vec<usize> = (0..x.len()).filter(|&i| t1[i] >= heavy_ns).collect();
-        let tiles = |i: usize| self.timings[i].tiles.len().max(1) as u64;
-        let base: u64 = heavy.iter().map(|&i| tiles(i) * x[i]).sum();
-        if base > nh as u64 {
-            return None;
-        }
-        // x_i = max(x_i(P), √(T_i/(μ·tiles_i))), μ bisected so Σ tiles·x fits nh.
-        let used = |mu: f64, x: &[u64]| -> (u64, Vec<u64>) {
-            let mut v = x.to_vec();
-            let mut total = 0;
-            for &i in &heavy {
-                let want = (t1[i] / (mu * tiles(i) as f64)).sqrt().floor();
-                let want = if want.is_finite() { want as u64 } else { u64::MAX };
-                v[i] = v[i].max(want.min(self.timings[i].max_copies()));
-                total += tiles(i) * v[i];
-            }
-            (total, v)
-        };
-        let (mut lo, mut hi) = ((1e-12f64).ln(), (1e12f64).ln());
-        for _ in 0..40 {
-            let mid = 0.5 * (lo + hi);
-            if used(mid.exp(), &x).0 <= nh as u64 {
-                hi = mid
-            } else {
-                lo = mid
-            }
-        }
-        x = used(hi.exp(), &x).1;
-        Some(x)
-    }
-
-    /// Packs `copies`: heavy tiles one per crossbar, light tiles near their neighbours.
-    pub fn pack(&self, copies: &[u64], heavy_ns: f64, period: Option<f64>) -> Option<(Vec<Item>, Packing)> {
-        let xbar = self.part.options.xbar;
-        let times = crate::duplicate::times(self.timings, copies);
-        let t1: Vec<f64> = self.timings.iter().map(|t| t.time(1)).collect();
-        let items = crate::compile::items(self.part, copies, &times);
-        let mut bins: Vec<pack::Bin> = Vec::new();
-        // Crossbars by the layer they were opened for: a light tile looks at the nearest
-        // layers first and stops at the first distance where some crossbar fits, which is
-        // the (distance, fit, crossbar) minimum without scanning every crossbar.
-        let mut by_owner: Vec<Vec<usize>> = vec![Vec::new(); self.timings.len()];
-        let mut placements = vec![
-            Placement {
-                crossbar: 0,
-                x: 0,
-                y: 0
-            };
-            items.len()
-        ];
-        let rules = Rules {
-            period_ns: period,
-            ..self.rules
-        };
-        let (heavy, mut light): (Vec<usize>, Vec<usize>) =
-            (0..items.len()).partition(|&k| t1[items[k].layer] >= heavy_ns);
-        for &k in &heavy {
-            if bins.len() >= self.budget {
-                return None;
-            }
-            let mut b = pack::Bin::new(xbar.rows, xbar.cols);
-            b.place(&items[k], 0, 0);
-            bins.push(b);
-            by_owner[items[k].layer].push(bins.len() - 1);
-            placements[k] = Placement {
-                crossbar: (bins.len() - 1) as u32,
-                x: 0,
-                y: 0,
-            };
-        }
-        light.sort_by_key(|&k| {
-            (
-                std::cmp::Reverse(items[k].cells()),
-                items[k].layer,
-                items[k].copy,
-                items[k].tile,
-            )
-        });
-        for &k in &light {
-            let it = &items[k];
-            let mut best: pack::strategies::Choice<(usize, usize, usize)> = None;
-            for dist in 0..by_owner.len() {
-                let below = it.layer.checked_sub(dist);
-                let above = (dist > 0)
-                    .then_some(it.layer + dist)
-                    .filter(|&l| l < by_owner.len());
-                if below.is_none() && above.is_none() {
-                    break;
-                }
-                for l in [below, above].into_iter().flatten() {
-                    for &b in &by_owner[l] {
-                        let bin = &bins[b];
-                        if !bin.admits(it, &rules) {
-                            continue;
-                        }
-                        let Some((s, _, x, y)) = bin.best_fit(it, &rules) else {
-                            continue;
-                        };
-                        let score = (dist, s, b);
-                        if best.as_ref().is_none_or(|(bs, ..)| score < *bs) {
-                            best = Some((score, b, x, y));
-                        }
-                    }
-                }
-                if best.is_some() {
-                    break;
-                }
-            }
-            let (b, x, y) = match best {
-                Some((_, b, x, y)) => (b, x, y),
-                None => {
-                    if bins.len() >= self.budget {
-                        return None;
-                    }
-                    bins.push(pack::Bin::new(xbar.rows, xbar.cols));
-                    by_owner[it.layer].push(bins.len() - 1);
-                    (bins.len() - 1, 0, 0)
-                }
-            };
-            bins[b].place(it, x, y);
-            placements[k] = Placement {
-                crossbar: b as u32,
-                x,
-                y,
-            };
-        }
-        Some((
-            items,
-            Packing {
-                xbar,
-                crossbars: bins.len(),
-                placements,
-            },
-        ))
-    }
 }

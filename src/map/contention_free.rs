@@ -6,10 +6,10 @@
 //! time, so the latency is the ideal one. In a short batch the first layers are done before
 //! the last ones start (squeezenet1_1 at 8 samples: layer 0 finishes before layer 13 begins),
 //! and behind the bottleneck every layer runs at one period, so light layers also interleave
-//! by phase. [`Timeline::map`] packs under that rule (no per-crossbar time budget is needed) and spends
+//! by phase. [`ContentionFree::map`] packs under that rule (no per-crossbar time budget is needed) and spends
 //! the room it leaves on copies that lower the ideal latency.
 
-use crate::compile::{Effort, MapTask};
+use super::{MapTask, Mapper, Mapping};
 use crate::duplicate;
 use crate::pack::{Packing, Rules};
 
@@ -71,14 +71,29 @@ pub fn conflicts(times: &[f64], preds: &[Vec<usize>], samples: usize) -> Vec<Vec
 /// Batches up to this many samples get the exact conflict test (see [`conflicts`]).
 pub const EXACT_SAMPLES: usize = 256;
 
-/// Inputs of [`Timeline::map`].
-pub struct Timeline<'a> {
+/// Inputs of [`ContentionFree::map`].
+pub struct ContentionFree<'a> {
     /// Its rules' per-crossbar time budget makes no sense here and is ignored.
     pub task: MapTask<'a>,
-    pub effort: Effort,
 }
 
-impl Timeline<'_> {
+/// [`ContentionFree::map`] as a [`Mapper`]; none without a budget.
+pub struct ContentionFreeMapper;
+
+impl Mapper for ContentionFreeMapper {
+    fn name(&self) -> &'static str {
+        "contention free"
+    }
+
+    fn map(&self, task: &MapTask) -> anyhow::Result<Vec<Mapping>> {
+        if task.budget == 0 {
+            return Ok(Vec::new());
+        }
+        super::to_mappings(task.part, ContentionFree { task: *task }.map())
+    }
+}
+
+impl ContentionFree<'_> {
     fn times(&self, copies: &[u64]) -> Vec<f64> {
         duplicate::times(self.task.timings, copies)
     }
@@ -89,12 +104,15 @@ impl Timeline<'_> {
 
     /// Packs `copies` without time conflicts, trying a few orders; the first that fits.
     pub fn try_pack(&self, copies: &[u64]) -> Option<Packing> {
+        if self.task.cancelled() {
+            return None;
+        }
         let times = self.times(copies);
-        let items = crate::compile::items(self.task.part, copies, &times);
+        let items = super::items(self.task.part, copies, &times);
         let conflict = conflicts(&times, self.task.preds, self.task.samples);
         let rules = Rules {
-            period_ns: None,
-            ..self.task.rules
+            time_budget_ns: None,
+            ..self.task.pack.rules
         };
         // Layers that overlap many others are the hard ones: they go first.
         let degree: Vec<usize> = conflict
@@ -197,11 +215,8 @@ impl Timeline<'_> {
                 None => lo = mid,
             }
         }
-        let (periods, iters, width) = match self.effort {
-            Effort::Fast => (1, 8, 2),
-            Effort::Default => (2, 12, 3),
-            Effort::Max => (8, 16, 8),
-        };
+        let steps = self.task.steps();
+        let (periods, iters, width) = (steps.free_periods, steps.free_iterations, steps.free_width);
         use rayon::prelude::*;
         let at: Vec<_> = (0..periods)
             .into_par_iter()
