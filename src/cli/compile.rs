@@ -172,7 +172,7 @@ pub fn run(a: CompileArgs) -> anyhow::Result<()> {
     };
     if !a.budget_sweep.is_empty() {
         println!(
-            "{:>6} {:>8} {:>6} {:>6} {:>8} {:>9} {:>12} {:>12} {:>8} {:>6}",
+            "{:>6} {:>8} {:>6} {:>6} {:>8} {:>9} {:>12} {:>12} {:>8} {:>6} {:>6}",
             "factor",
             "budget",
             "used",
@@ -182,7 +182,8 @@ pub fn run(a: CompileArgs) -> anyhow::Result<()> {
             "latency_ms",
             "ideal_ms",
             "speedup",
-            "eff"
+            "eff",
+            "gap"
         );
         let spin = spinner(a.effort);
         for (n, &f) in a.budget_sweep.iter().enumerate() {
@@ -196,7 +197,7 @@ pub fn run(a: CompileArgs) -> anyhow::Result<()> {
                 Ok(c) => {
                     let s = rnc::report::summary(&net, &c, &base, None);
                     println!(
-                        "{:>6.2} {:>8} {:>6} {:>6} {:>7.1}% {:>8.1}% {:>12.4} {:>12.4} {:>8.2} {:>6.2}",
+                        "{:>6.2} {:>8} {:>6} {:>6} {:>7.1}% {:>8.1}% {:>12.4} {:>12.4} {:>8.2} {:>6.2} {:>6.2}",
                         f,
                         budget,
                         s.crossbars_used,
@@ -206,7 +207,8 @@ pub fn run(a: CompileArgs) -> anyhow::Result<()> {
                         s.latency_ns / 1e6,
                         s.ideal_latency_ns / 1e6,
                         s.speedup,
-                        s.contention_efficiency
+                        s.contention_efficiency,
+                        s.optimality_gap.unwrap_or(f64::NAN)
                     );
                 }
                 Err(e) => println!("{f:>6.2} {budget:>8}  does not fit: {e}"),
