@@ -423,19 +423,22 @@ pub struct LatencyBound {
 ///    (`Needs::hosts`: area, tiles over half both ways, one tile per crossbar under a layer
 ///    threshold, max load, block diagonals).
 /// 4. *Combination.* Cut [P_min, T1] into intervals; for every mapping with P in [a, b]:
-///    - if its bottleneck lies on a chosen path π: latency ≥ (N − 1)·a + min Σ_{j∈π} t_j(x_j)
-///      over x in the boxes of step 1 under one resource's sum constraint, bounded below by
-///      the linear relaxation (fractional steps along each layer's lower convex hull of
-///      (copies, time), exact for this multiple-choice knapsack; more constraints and
-///      integrality only raise the true minimum);
-///    - if not: latency ≥ (N − 1)·a + min over layers b ∉ π with t_b(1) ≥ a of the longest
-///      path through b with t_b = a and every other t_j = tlow_j;
+///    - its bottleneck b (t_b = P ≥ a, so t_b(1) ≥ a) lies on a path π_b (we take, for every
+///      layer that can be that slow, the longest path through it at the least copies of b);
+///      by step 2, latency ≥ (N − 1)·a + Σ_{j∈π_b} t_j(x_j), and that sum is at least the
+///      least Σ_{j∈π_b} t_j(x_j) over x in the boxes of step 1 under one resource's sum
+///      constraint, bounded below by the linear relaxation (fractional steps along each
+///      layer's lower convex hull of (copies, time), the exact optimum of this relaxed
+///      multiple-choice knapsack; other constraints and integrality only raise the true
+///      minimum). Not knowing b, the least over the candidates is taken;
 ///    - latency ≥ N/B · Σ_i min over x in its box of t_i(x)·hosts_i(x) (step 3);
 ///    - latency ≥ head_i + N·tlow_i + tail_i for every layer i (longest paths at tlow).
 ///
-///    The interval's bound is the larger of the first two's minimum and the other terms; the
-///    latency bound is the least over the intervals, refined where it is least. A mapping
-///    has one P, in some interval, so it is bounded by that interval's bound.
+///    The interval's bound is the largest of the three; the latency bound is the least over
+///    the intervals, refined where it is least (each half keeps at least its parent's bound,
+///    which holds on it too). A mapping has one P, in some interval, so that interval's
+///    bound holds for it. The result is lowered by 1e-9 relative, far above the rounding of
+///    the sums, so that a mapping reaching the bound exactly is never reported below it.
 ///
 /// The bound holds for this partition (depth split, depthwise mapping); it knows nothing of
 /// which tiles actually share crossbars beyond the rules, so contention between different
