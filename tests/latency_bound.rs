@@ -120,6 +120,32 @@ fn crossbar_time_bounds_parallel_layers() {
     assert_eq!(b.period_ns, 8.0);
 }
 
+/// Whole-crossbar tiles leave the others fewer crossbars: on 8x8 crossbars a 1x1 convolution
+/// 8 → 8 is one whole tile (16 activations), and a serial depthwise 1x1 on the same input one
+/// 1x8 tile of 128 activations, whose copies each need a crossbar of their own (block
+/// diagonal: 8 columns per copy). With 3 crossbars and 1 sample the depthwise layer's copies
+/// get the 2 crossbars the whole tile leaves: 128 / 2 = 64 ns. The crossbar bounds alone allow
+/// it 3 copies (43 ns); crossbar time over all 3 crossbars proves only (16 + 128) / 3 = 48.
+#[test]
+fn whole_crossbar_tiles_leave_the_rest_fewer_crossbars() {
+    let mut b = NetworkBuilder::new("whole", 8, [4, 4]).unwrap();
+    let x = b.input();
+    b.conv("a", &x, ConvSpec::square(8, 1, 1)).unwrap();
+    b.conv("dw", &x, ConvSpec::square(8, 1, 1).groups(8)).unwrap();
+    let net = b.finish();
+    let popts = PartitionOptions {
+        xbar: Crossbar { rows: 8, cols: 8 },
+        ..Default::default()
+    };
+    let part = partition(&net, &popts).unwrap();
+    let t = timings(&part, &|_, _| 1.0);
+    assert_eq!((t[0].time(1), t[1].time(1)), (16.0, 128.0));
+    let b = latency_bound(&part, &t, &net.predecessors(Schedule::Dag), &physical(), 3, 1);
+    assert!(close(b.ns, 64.0), "{b:?}");
+    assert_eq!(b.period_ns, 43.0);
+    assert_eq!(b.reason, "by crossbar time beside whole-crossbar tiles");
+}
+
 /// No mapping at all: 128 tiles (2048 inputs × 1024 outputs) need 128 crossbars under the
 /// reference rules; with 64 the bound is infinite, with 200 one copy gives 3 samples × 1 ns.
 #[test]

@@ -194,6 +194,9 @@ pub(crate) struct Needs<'a> {
     rules: Rules,
     /// Per layer, per copy: tiles, tiles over half a crossbar both ways, Σ rows, Σ cols.
     shape: Vec<[u64; 4]>,
+    /// The same for the tiles smaller than a whole crossbar, with their cells, and the count
+    /// of whole-crossbar tiles (such a tile leaves no room for any other).
+    partial: Vec<([u64; 5], u64)>,
 }
 
 impl<'a> Needs<'a> {
@@ -214,11 +217,35 @@ impl<'a> Needs<'a> {
                 [lp.tiles.len() as u64, big as u64, rows as u64, cols as u64]
             })
             .collect();
+        let partial = part
+            .layers
+            .iter()
+            .map(|lp| {
+                let whole = |t: &&crate::partition::Tile| t.rows == xbar.rows && t.cols == xbar.cols;
+                let rest: Vec<_> = lp.tiles.iter().filter(|t| !whole(t)).collect();
+                let big = rest
+                    .iter()
+                    .filter(|t| 2 * t.rows as u64 > r && 2 * t.cols as u64 > c)
+                    .count() as u64;
+                let sum = |f: &dyn Fn(&crate::partition::Tile) -> u64| rest.iter().map(|t| f(t)).sum::<u64>();
+                (
+                    [
+                        rest.len() as u64,
+                        big,
+                        sum(&|t| t.rows as u64),
+                        sum(&|t| t.cols as u64),
+                        sum(&|t| t.cells()),
+                    ],
+                    (lp.tiles.len() - rest.len()) as u64,
+                )
+            })
+            .collect();
         Needs {
             timings,
             xbar,
             rules: *rules,
             shape,
+            partial,
         }
     }
 
@@ -283,11 +310,24 @@ impl<'a> Needs<'a> {
     /// ways, its tiles one per crossbar under a layer threshold (a layer is within any
     /// threshold of itself), the max load, and its block diagonals.
     pub(crate) fn hosts(&self, i: usize, x: u64) -> u64 {
-        let (r, c) = (self.xbar.rows as u64, self.xbar.cols as u64);
         let s = self.shape[i];
-        let mut k = (self.timings[i].cells * x)
-            .div_ceil(self.xbar.cells().max(1))
-            .max(s[1] * x);
+        self.hosts_of([s[0], s[1], s[2], s[3], self.timings[i].cells], x)
+    }
+
+    /// [`Needs::hosts`] counting only the tiles smaller than a whole crossbar.
+    pub(crate) fn hosts_partial(&self, i: usize, x: u64) -> u64 {
+        self.hosts_of(self.partial[i].0, x)
+    }
+
+    /// Whole-crossbar tiles of one copy of layer i.
+    pub(crate) fn whole(&self, i: usize) -> u64 {
+        self.partial[i].1
+    }
+
+    /// Crossbars holding `x` copies of tiles with sums `s` (tiles, big, rows, cols, cells).
+    fn hosts_of(&self, s: [u64; 5], x: u64) -> u64 {
+        let (r, c) = (self.xbar.rows as u64, self.xbar.cols as u64);
+        let mut k = (s[4] * x).div_ceil(self.xbar.cells().max(1)).max(s[1] * x);
         if self.rules.layer_threshold >= 0 {
             k = k.max(s[0] * x);
         } else if self.rules.diagonal {
@@ -421,7 +461,10 @@ pub struct LatencyBound {
 ///    executions sharing a crossbar never overlap, and all lie in [0, latency]. Summing busy
 ///    time over the ≤ B crossbars used: B·latency ≥ N·Σ_i t_i·k_i, and k_i ≥ hosts_i(x_i)
 ///    (`Needs::hosts`: area, tiles over half both ways, one tile per crossbar under a layer
-///    threshold, max load, block diagonals).
+///    threshold, max load, block diagonals). A tile as large as the crossbar leaves room for
+///    no other, so the F ≥ Σ_i whole_i·x_i(b) crossbars such tiles fill host nothing else: the
+///    executions of the other tiles' crossbars (hosts counted over those tiles) fit the other
+///    ≤ B − F crossbars, (B − F)·latency ≥ N·Σ_i t_i·hosts'_i(x_i).
 /// 4. *Combination.* Cut [P_min, T1] into intervals; for every mapping with P in [a, b]:
 ///    - its bottleneck b (t_b = P ≥ a, so t_b(1) ≥ a) lies on a path π_b (we take, for every
 ///      layer that can be that slow, the longest path through it at the least copies of b);
@@ -732,6 +775,22 @@ impl<'a> Ctx<'a> {
             nf * work / self.budget as f64,
             "by crossbar time: N runs of every layer on the crossbars it needs",
         );
+        // The same on the crossbars left beside whole-crossbar tiles (each fills its own).
+        let whole: u64 = (0..n).map(|i| self.needs.whole(i) * lo[i]).sum();
+        if whole > 0 && whole < self.budget as u64 {
+            let rest: f64 = (0..n)
+                .map(|i| {
+                    boxes[i]
+                        .iter()
+                        .map(|&(x, t)| t * self.needs.hosts_partial(i, x) as f64)
+                        .fold(f64::INFINITY, f64::min)
+                })
+                .sum();
+            best.raise(
+                nf * rest / (self.budget as u64 - whole) as f64,
+                "by crossbar time beside whole-crossbar tiles",
+            );
+        }
         // One layer's N runs between its longest head and tail.
         let one = (0..n)
             .map(|i| head[i] + nf * tlow[i] + tail[i])
@@ -930,6 +989,60 @@ mod tests {
         };
         let b = period_bound(&part, &[], &Rules::default(), 4);
         assert_eq!((b.period_ns, b.cells), (0.0, 0));
+    }
+
+    fn timing(tiles: &[(f64, u64)]) -> LayerTiming {
+        LayerTiming {
+            tiles: tiles.to_vec(),
+            cells: 10,
+        }
+    }
+
+    #[test]
+    fn plateaus_are_every_count_where_time_drops() {
+        let p = plateaus(&timing(&[(1.0, 9)]));
+        assert_eq!(p, vec![(1, 9.0), (2, 5.0), (3, 3.0), (5, 2.0), (9, 1.0)]);
+        // Two tiles: brute force over every count.
+        for tiles in [vec![(2.0, 5), (1.0, 9)], vec![(3.0, 7), (1.0, 30), (0.5, 64)]] {
+            let t = timing(&tiles);
+            let want: Vec<(u64, f64)> = (1..=t.max_copies())
+                .filter(|&x| x == 1 || t.time(x) < t.time(x - 1))
+                .map(|x| (x, t.time(x)))
+                .collect();
+            assert_eq!(plateaus(&t), want, "{tiles:?}");
+        }
+    }
+
+    #[test]
+    fn knapsack_relaxation_never_exceeds_the_integer_optimum() {
+        // Three layers, every choice enumerated: the relaxation is at most the best Σ t that
+        // fits, and equals it when the capacity takes every step whole.
+        let ts = [timing(&[(1.0, 12)]), timing(&[(2.0, 7)]), timing(&[(1.0, 20)])];
+        let r = [3u64, 5, 2];
+        let boxes: Vec<Vec<(u64, f64)>> = ts.iter().map(plateaus).collect();
+        let on = [true, true, true];
+        for cap in [10u64, 14, 20, 27, 40, 80, 200] {
+            let mut best = f64::INFINITY;
+            for a in &boxes[0] {
+                for b in &boxes[1] {
+                    for c in &boxes[2] {
+                        if r[0] * a.0 + r[1] * b.0 + r[2] * c.0 <= cap {
+                            best = best.min(a.1 + b.1 + c.1);
+                        }
+                    }
+                }
+            }
+            let lp = knapsack(&boxes, &on, &r, cap);
+            assert!(lp <= best + 1e-9, "cap {cap}: {lp} > {best}");
+        }
+        // Everything fits: the fastest of each.
+        assert_eq!(knapsack(&boxes, &on, &r, 1000), 1.0 + 2.0 + 1.0);
+        // Room for one copy each only: 12 + 14 + 20.
+        assert_eq!(knapsack(&boxes, &on, &r, 10), 46.0);
+        // Not even one copy each fits.
+        assert!(knapsack(&boxes, &on, &r, 9).is_infinite());
+        // A layer off the path costs resource but no time.
+        assert_eq!(knapsack(&boxes, &[true, false, true], &r, 1000), 2.0);
     }
 
     #[test]
