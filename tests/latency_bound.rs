@@ -48,10 +48,13 @@ fn one_layer_runs_its_samples_back_to_back() {
 /// Two layers in a chain on 8x8 crossbars, each t(x) = ⌈16/x⌉ ns: A is 3x8 cells, B a full
 /// 8x8 crossbar; threshold 0 (a crossbar holds one layer), 4 crossbars, 2 samples.
 /// The least period is 8 (copies 2 and 2; 3 and 3 need 264 cells > 4·64). At that period
-/// A may reach 4 copies (its own crossbars) and B 3 (area); the area relaxation starts at
-/// 2·24 + 2·64 = 176 cells and spends the 80 left on A's step 2→4 (4 ns for 48 cells) and
-/// half of B's step 2→3 (1 of 2 ns): Σ t ≥ 16 − 4 − 1 = 11, latency ≥ (2 − 1)·8 + 11 = 19.
-/// (The true optimum is 24: copies 2 and 2, 8 + 8 + 8.)
+/// A may reach 4 copies (its own crossbars) and B 3 (area). By plain area the relaxation
+/// starts at 2·24 + 2·64 = 176 cells and spends the 80 left on A's step 2→4 (4 ns for 48
+/// cells) and half of B's step 2→3 (1 of 2 ns): Σ t ≥ 11, latency ≥ 19. With sides rounded
+/// (no three 3-row tiles stack in 8 rows, so A counts half a crossbar: Fekete–Schepers,
+/// k = 2) the copies start at 2·½ + 2·1 = 3 crossbars and the fourth buys only A's step:
+/// Σ t ≥ 16 − 4 = 12, latency ≥ (2 − 1)·8 + 12 = 20. (The true optimum is 24: copies 2 and 2,
+/// 8 + 8 + 8.)
 #[test]
 fn two_layer_chain_by_the_area_relaxation() {
     let net = ones(&[8, 8], false);
@@ -67,7 +70,7 @@ fn two_layer_chain_by_the_area_relaxation() {
         ..Rules::default()
     };
     let b = latency_bound(&part, &t, &net.predecessors(Schedule::Chain), &rules, 4, 2);
-    assert!(close(b.ns, 19.0), "{b:?}");
+    assert!(close(b.ns, 20.0), "{b:?}");
     assert_eq!(b.period_ns, 8.0);
     assert!(b.reason.starts_with("by the schedule"), "{}", b.reason);
 }
@@ -164,7 +167,7 @@ fn a_budget_nothing_fits_has_no_finite_bound() {
     assert!(b64.ns.is_infinite(), "{b64:?}");
 }
 
-/// The two-layer chain's bound (19 ns) never exceeds what a mapper reaches.
+/// The two-layer chain's bound (20 ns) never exceeds what a mapper reaches.
 #[test]
 fn hand_cases_hold_against_the_mappers() {
     let net = ones(&[8, 8], false);
@@ -190,7 +193,7 @@ fn hand_cases_hold_against_the_mappers() {
             ..Default::default()
         };
         let c = compile(&net, &hw, &o).unwrap();
-        assert!(c.sim.latency_ns >= 19.0, "{dup:?}: {}", c.sim.latency_ns);
+        assert!(c.sim.latency_ns >= 20.0, "{dup:?}: {}", c.sim.latency_ns);
     }
 }
 

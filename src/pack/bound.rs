@@ -449,8 +449,9 @@ pub struct LatencyBound {
 ///    grows with x_i) is ≤ B, i.e. x_i ≤ X_i(P), the largest such count. For P in an interval
 ///    [a, b], x_i(P) ≥ x_i(b) and X_i(P) ≤ X_i(b): every x_i lies in [x_i(b), X_i(b)], so
 ///    t_i ≥ tlow_i = t_i(X_i(b)), and Σ_i r_i·x_i ≤ capacity for each resource r of the
-///    crossbar bound that is a sum: cells (B·R·C), tiles over half a crossbar both ways (B),
-///    tile slots under a max load (B·max load).
+///    crossbar bound that is a sum: cells (B·R·C), cells with tile sides rounded by a
+///    dual-feasible pair (B·f(C)·g(R): what fits one crossbar still fits after rounding),
+///    tiles over half a crossbar both ways (B), tile slots under a max load (B·max load).
 /// 2. *Schedule.* Layer i runs N executions one after another (an execution waits for the
 ///    layer's previous sample), each t_i long, the first after its predecessors' first, the
 ///    successors' last after its last. So for any precedence path π through i, the latency is
@@ -504,7 +505,10 @@ pub fn latency_bound(
             at_period_ns: pb.period_ns,
         };
     }
-    let ctx = Ctx::new(part, timings, preds, rules, budget, samples);
+    let mut ctx = Ctx::new(part, timings, preds, rules, budget, samples);
+    if let Some(x) = duplicate::copies_for_period(timings, pb.period_ns) {
+        ctx.round_sides(part, &x);
+    }
     let t1 = timings.iter().map(|t| t.time(1)).fold(0.0, f64::max);
     let lo = pb.period_ns.min(t1);
     // Coarse intervals, then split the one with the least bound until it is narrow: the
@@ -590,6 +594,9 @@ struct Ctx<'a> {
     plateaus: Vec<Vec<(u64, f64)>>,
     /// t_i(1).
     t1: Vec<f64>,
+    /// Cells per copy with tile sides rounded by the dual-feasible pair that proves the most
+    /// crossbars for the least copies of the least period, and one crossbar's rounded cells.
+    rounded: Option<(Vec<u64>, u64)>,
 }
 
 impl<'a> Ctx<'a> {
@@ -626,7 +633,68 @@ impl<'a> Ctx<'a> {
             samples,
             plateaus: timings.iter().map(plateaus).collect(),
             t1: timings.iter().map(|t| t.time(1)).collect(),
+            rounded: None,
         }
+    }
+
+    /// Picks the dual-feasible pair (see [`dff_bound`]) that needs the most crossbars for
+    /// copies `x`: every packing's crossbars hold at most f(C)·g(R) rounded cells each, so
+    /// Σ_i rounded_i·x_i ≤ B·f(C)·g(R) for any mapping, like the plain area.
+    fn round_sides(&mut self, part: &Partition, x: &[u64]) {
+        let xbar = self.needs.xbar;
+        if xbar.rows == 0 || xbar.cols == 0 {
+            return;
+        }
+        // Tile shapes with their count per copy, per layer.
+        let mut shapes: BTreeMap<(usize, usize), usize> = BTreeMap::new();
+        for t in part.iter_tiles() {
+            let k = shapes.len();
+            shapes.entry((t.cols, t.rows)).or_insert(k);
+        }
+        let keys: Vec<(usize, usize)> = shapes.keys().copied().collect();
+        let index: BTreeMap<(usize, usize), usize> = keys.iter().enumerate().map(|(k, &s)| (s, k)).collect();
+        let per_layer: Vec<Vec<(usize, u64)>> = part
+            .layers
+            .iter()
+            .map(|lp| {
+                let mut m: BTreeMap<usize, u64> = BTreeMap::new();
+                for t in &lp.tiles {
+                    *m.entry(index[&(t.cols, t.rows)]).or_default() += 1;
+                }
+                m.into_iter().collect()
+            })
+            .collect();
+        let widths: Vec<usize> = keys.iter().map(|s| s.0).collect();
+        let heights: Vec<usize> = keys.iter().map(|s| s.1).collect();
+        let fw = functions(&widths, xbar.cols as u64);
+        let fh = functions(&heights, xbar.rows as u64);
+        let mut counts = vec![0u128; keys.len()];
+        for (l, xs) in per_layer.iter().zip(x) {
+            for &(k, c) in l {
+                counts[k] += c as u128 * *xs as u128;
+            }
+        }
+        // The pair with the largest Σ rounded cells per crossbar capacity (plain area first).
+        let mut best: Option<(f64, usize, usize)> = None;
+        for (a, (cw, vw)) in fw.iter().enumerate() {
+            for (b, (ch, vh)) in fh.iter().enumerate() {
+                let sum: u128 = (0..keys.len())
+                    .map(|k| counts[k] * vw[k] as u128 * vh[k] as u128)
+                    .sum();
+                let ratio = sum as f64 / (*cw as f64 * *ch as f64);
+                if best.is_none_or(|bst| ratio > bst.0) {
+                    best = Some((ratio, a, b));
+                }
+            }
+        }
+        let Some((_, a, b)) = best else { return };
+        let (cw, vw) = &fw[a];
+        let (ch, vh) = &fh[b];
+        let r = per_layer
+            .iter()
+            .map(|l| l.iter().map(|&(k, c)| c * vw[k] * vh[k]).sum())
+            .collect();
+        self.rounded = Some((r, cw.saturating_mul(*ch)));
     }
 
     /// Copies boxes [x_i(p), X_i(p)] (step 1), or None if no mapping has its period ≤ p.
@@ -727,6 +795,9 @@ impl<'a> Ctx<'a> {
             vec![(self.timings.iter().map(|t| t.cells).collect(), bud * xbar.cells())];
         if self.needs.shape.iter().any(|s| s[1] > 0) {
             resources.push((self.needs.shape.iter().map(|s| s[1]).collect(), bud));
+        }
+        if let Some((r, cap)) = &self.rounded {
+            resources.push((r.clone(), bud.saturating_mul(*cap)));
         }
         if self.needs.rules.max_load > 0 {
             resources.push((
