@@ -561,7 +561,7 @@ pub fn latency_bound(
 }
 
 /// Interval splits of [`latency_bound`] (each costs two evaluations).
-const REFINE_STEPS: usize = 48;
+const REFINE_STEPS: usize = 256;
 
 /// One interval's bound and its reason.
 #[derive(Clone, Copy, Debug)]
@@ -788,7 +788,7 @@ impl<'a> Ctx<'a> {
             ns: 0.0,
             reason: "nothing to run",
         };
-        // Schedule: the bottleneck on or off a path π; two paths tried (any π is valid).
+        // Resources with a per-crossbar capacity: the knapsack constraints of the schedule term.
         let xbar = self.needs.xbar;
         let bud = self.budget as u64;
         let mut resources: Vec<(Vec<u64>, u64)> =
@@ -827,12 +827,15 @@ impl<'a> Ctx<'a> {
                     .fold(0.0, f64::max)
             })
             .fold(f64::INFINITY, f64::min);
-        if least.is_finite() {
-            best.raise(
-                (nf - 1.0) * a + least,
-                "by the schedule: the layers of the slowest one's path plus its N − 1 further runs",
-            );
+        // Infinite: the least copies exceed some resource (or no layer can be that slow), so
+        // no mapping has its period in this interval.
+        if !least.is_finite() {
+            return Term::NONE;
         }
+        best.raise(
+            (nf - 1.0) * a + least,
+            "by the schedule: the layers of the slowest one's path plus its N − 1 further runs",
+        );
         // Crossbar time.
         let work: f64 = (0..n)
             .map(|i| {
