@@ -148,6 +148,21 @@ fn summary_table(s: &serde_json::Value) -> String {
     );
     push("utilisation its least copies reach", pct("utilization_bound"));
     push(
+        "least latency the budget allows",
+        ms("latency_lower_bound_ns").map(|v| {
+            let why = s
+                .get("latency_lower_bound_reason")
+                .and_then(|r| r.as_str())
+                .unwrap_or("");
+            format!("{v} ({why})")
+        }),
+    );
+    push(
+        "optimality gap",
+        f("optimality_gap")
+            .map(|g| format!("{g:.2} (latency / least latency: at most this far from the best mapping)")),
+    );
+    push(
         "throughput",
         f("throughput_per_s").map(|v| format!("{v:.0} inferences/s")),
     );
@@ -179,6 +194,9 @@ fn summary_table(s: &serde_json::Value) -> String {
         "period_lower_bound_ns",
         "period_lower_bound_reason",
         "utilization_bound",
+        "latency_lower_bound_ns",
+        "latency_lower_bound_reason",
+        "optimality_gap",
         "throughput_per_s",
         "baseline_latency_ns",
         "baseline_crossbars",

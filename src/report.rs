@@ -190,6 +190,16 @@ pub struct Summary {
     /// "least area at equal period"); only copies beyond those for the period fill more.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub utilization_bound: Option<f64>,
+    /// No mapping of this partition into the budget under these rules finishes the samples
+    /// sooner (`pack::bound::latency_bound`); absent without a budget.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_lower_bound_ns: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_lower_bound_reason: Option<&'static str>,
+    /// latency / latency_lower_bound_ns (≥ 1): how far from the best possible this mapping
+    /// can be at most.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub optimality_gap: Option<f64>,
     pub max_layer_time_ns: f64,
     pub max_crossbar_load_ns: f64,
     pub throughput_per_s: f64,
@@ -215,6 +225,20 @@ pub fn summary(
     let bound = c.lower_bound();
     let pb = (o.budget > 0 && !o.find_solution)
         .then(|| crate::pack::bound::period_bound(&c.partition, &c.timings, &o.pack.rules, o.budget));
+    let lb = pb
+        .is_some()
+        .then(|| {
+            let preds = net.predecessors(o.schedule);
+            crate::pack::bound::latency_bound(
+                &c.partition,
+                &c.timings,
+                &preds,
+                &o.pack.rules,
+                o.budget,
+                o.samples,
+            )
+        })
+        .filter(|b| b.ns.is_finite() && b.ns > 0.0);
     Summary {
         network: net.name.clone(),
         input_hw: net.input_hw,
@@ -258,6 +282,9 @@ pub fn summary(
         period_lower_bound_ns: pb.map(|b| b.period_ns),
         period_lower_bound_reason: pb.map(|b| b.reason),
         utilization_bound: pb.map(|b| (b.cells as f64 / (o.budget as u64 * xc) as f64).min(1.0)),
+        latency_lower_bound_ns: lb.map(|b| b.ns),
+        latency_lower_bound_reason: lb.map(|b| b.reason),
+        optimality_gap: lb.map(|b| c.sim.latency_ns / b.ns),
         max_layer_time_ns: c.sim.max_layer_time_ns,
         max_crossbar_load_ns: c.sim.max_crossbar_load_ns,
         throughput_per_s: if c.sim.period_ns > 0.0 {
@@ -342,6 +369,21 @@ pub fn summary_text(s: &Summary) -> String {
             p / 1e3,
             why,
             100.0 * u
+        );
+    }
+    if let (Some(b), Some(why), Some(g)) = (
+        s.latency_lower_bound_ns,
+        s.latency_lower_bound_reason,
+        s.optimality_gap,
+    ) {
+        let _ = writeln!(
+            t,
+            "  optimality gap {:.2}: no mapping of {} crossbars runs the {} samples in under {} ({})",
+            g,
+            s.crossbars_budget,
+            s.samples,
+            ms(b),
+            why
         );
     }
     let _ = writeln!(

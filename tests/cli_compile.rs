@@ -53,12 +53,26 @@ fn compile_writes_its_outputs() {
         "period_lower_bound_ns",
         "period_lower_bound_reason",
         "utilization_bound",
+        "latency_lower_bound_ns",
+        "latency_lower_bound_reason",
+        "optimality_gap",
         "energy_nj",
     ] {
         assert!(!s[key].is_null(), "summary lacks {key}");
     }
     assert_eq!(s["crossbars_budget"], 168);
     assert_eq!(s["baseline_crossbars"], 210);
+    // The gap is latency over a proven bound: at least 1, and it names what proves the bound.
+    let gap = s["optimality_gap"].as_f64().unwrap();
+    assert!(gap >= 1.0, "gap {gap}");
+    let ratio = s["latency_ns"].as_f64().unwrap() / s["latency_lower_bound_ns"].as_f64().unwrap();
+    assert!((ratio - gap).abs() < 1e-9 * gap);
+    assert!(
+        s["latency_lower_bound_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("by ")
+    );
     assert!(s["crossbars_used"].as_u64().unwrap() <= 168);
     assert!(
         s["speedup"].as_f64().unwrap() > 5.1,
@@ -121,6 +135,12 @@ fn budget_sweep_prints_one_row_per_factor() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.lines().count(), 4, "{out}");
     assert!(out.lines().nth(1).unwrap().trim_start().starts_with("0.80"));
+    // The last column is the optimality gap (latency over the proven latency bound).
+    assert!(out.lines().next().unwrap().trim_end().ends_with("gap"), "{out}");
+    for row in out.lines().skip(1) {
+        let gap: f64 = row.split_whitespace().last().unwrap().parse().unwrap();
+        assert!(gap >= 1.0, "{row}");
+    }
 }
 
 #[test]

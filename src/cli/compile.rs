@@ -211,8 +211,18 @@ fn budget_sweep(
     let tau_fn = |r: usize, c: usize| target.tau_ns(r, c);
     let base = rnc::compile::baseline(net, target.crossbar(), &tau_fn, opts.samples, opts.schedule)?;
     println!(
-        "{:>6} {:>8} {:>6} {:>6} {:>8} {:>9} {:>12} {:>12} {:>8} {:>6}",
-        "factor", "budget", "used", "bound", "util", "util_max", "latency_ms", "ideal_ms", "speedup", "eff"
+        "{:>6} {:>8} {:>6} {:>6} {:>8} {:>9} {:>12} {:>12} {:>8} {:>6} {:>6}",
+        "factor",
+        "budget",
+        "used",
+        "bound",
+        "util",
+        "util_max",
+        "latency_ms",
+        "ideal_ms",
+        "speedup",
+        "eff",
+        "gap"
     );
     let spin = spinner(a.effort);
     for (n, &f) in a.budget_sweep.iter().enumerate() {
@@ -229,7 +239,7 @@ fn budget_sweep(
             Ok(c) => {
                 let s = c.summary();
                 println!(
-                    "{:>6.2} {:>8} {:>6} {:>6} {:>7.1}% {:>8.1}% {:>12.4} {:>12.4} {:>8.2} {:>6.2}",
+                    "{:>6.2} {:>8} {:>6} {:>6} {:>7.1}% {:>8.1}% {:>12.4} {:>12.4} {:>8.2} {:>6.2} {:>6.2}",
                     f,
                     budget,
                     s.crossbars_used,
@@ -239,7 +249,8 @@ fn budget_sweep(
                     s.latency_ns / 1e6,
                     s.ideal_latency_ns / 1e6,
                     s.speedup,
-                    s.contention_efficiency
+                    s.contention_efficiency,
+                    s.optimality_gap.unwrap_or(f64::NAN)
                 );
             }
             Err(e) => println!("{f:>6.2} {budget:>8}  does not fit: {}", flag_error(e)),
