@@ -8,6 +8,7 @@
 //! let mut opts = CompileOptions::default();
 //! opts.budget = rnc::Budget::Crossbars(64);
 //! opts.effort = rnc::Effort::Fast;
+//! opts.duplicate = rnc::duplicate::DuplicateMode::Auto;
 //! let c = rnc::compile(&net, &Target::default_hardware(), &opts).unwrap();
 //! assert!(c.summary().speedup > 1.0);
 //! ```
