@@ -1,5 +1,6 @@
 //! A zoo network through the façade: `cargo run --release --example compile [MODEL] [CROSSBARS]`.
 
+use rnc::duplicate::DuplicateMode;
 use rnc::{Budget, CompileOptions, Target, network::zoo};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -9,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let net = zoo::build(&model, 64, 10)?;
     let mut opts = CompileOptions::default();
     opts.budget = Budget::Crossbars(crossbars);
+    opts.duplicate = DuplicateMode::Auto;
     let c = rnc::compile(&net, &Target::default_hardware(), &opts)?;
     let s = c.summary();
     println!(

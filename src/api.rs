@@ -9,6 +9,7 @@
 //! opts.budget = rnc::Budget::Crossbars(64);
 //! opts.duplicate = rnc::duplicate::DuplicateMode::Auto;
 //! opts.effort = rnc::Effort::Fast;
+//! opts.duplicate = rnc::duplicate::DuplicateMode::Auto;
 //! let c = rnc::compile(&net, &Target::default_hardware(), &opts).unwrap();
 //! assert!(c.summary().speedup > 2.0);
 //! assert!(c.summary().crossbars_used <= 64);

@@ -126,16 +126,6 @@ pub fn min_period(timings: &[LayerTiming]) -> f64 {
     timings.iter().map(|t| t.time(t.max_copies())).fold(0.0, f64::max)
 }
 
-/// The next larger period at which some layer needs one copy fewer than at `p`.
-pub fn next_breakpoint(timings: &[LayerTiming], copies: &[u64]) -> Option<f64> {
-    timings
-        .iter()
-        .zip(copies)
-        .filter(|(_, x)| **x > 1)
-        .map(|(t, &x)| t.time(x - 1))
-        .min_by(f64::total_cmp)
-}
-
 /// The reference's duplication, fixed: the bottleneck layer b has the largest t_i(1) from
 /// exact per-tile cycles; for a throughput target x_b copies of b, every other layer gets the
 /// least copies that match b's rate, x_i = ⌈x_b · t_i(1) / t_b(1)⌉ (exact rates, no rounding of
@@ -215,15 +205,6 @@ mod tests {
             }
         }
         assert_eq!(t.copies_for(2.9), None);
-    }
-
-    #[test]
-    fn breakpoints_step_up() {
-        let ts = vec![lt(&[(1.0, 10)]), lt(&[(1.0, 4)])];
-        let c = copies_for_period(&ts, 2.0).unwrap();
-        assert_eq!(c, vec![5, 2]);
-        let nb = next_breakpoint(&ts, &c).unwrap();
-        assert_eq!(nb, 3.0); // 10 activations over 4 copies
     }
 
     #[test]

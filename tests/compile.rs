@@ -379,7 +379,7 @@ fn no_mapping_beats_the_period_bound() {
 /// need over 280.
 #[test]
 fn scarce_first_packs_many_thin_copies() {
-    use rnc::pack::strategies::{greedy, greedy_dense, sorted_order};
+    use rnc::pack::strategies::{Order, greedy, greedy_dense, sorted_order};
     let tau = tau_default();
     let net = zoo::build("mbv3-small", 64, 10).unwrap();
     let part = partition(&net, &PartitionOptions::default()).unwrap();
@@ -387,11 +387,18 @@ fn scarce_first_packs_many_thin_copies() {
     let x = rnc::duplicate::copies_for_period(&timings, 27e3).unwrap();
     let it = rnc::compile::items(&part, &x, &rnc::duplicate::times(&timings, &x));
     let (xbar, rules) = (part.options.xbar, Rules::default());
-    for key in 0..4 {
-        let p = greedy(&it, xbar, &rules, &sorted_order(&it, key), usize::MAX).unwrap();
-        assert!(p.crossbars > 280, "order {key}: {}", p.crossbars);
+    for by in [Order::Area, Order::Rows, Order::Cols, Order::LongSide] {
+        let p = greedy(&it, xbar, &rules, &sorted_order(&it, by), usize::MAX).unwrap();
+        assert!(p.crossbars > 280, "order {by:?}: {}", p.crossbars);
     }
-    let p = greedy_dense(&it, xbar, &rules, &sorted_order(&it, 4), usize::MAX).unwrap();
+    let p = greedy_dense(
+        &it,
+        xbar,
+        &rules,
+        &sorted_order(&it, Order::ScarceFirst),
+        usize::MAX,
+    )
+    .unwrap();
     verify(&it, &p, &rules).unwrap();
     assert!(p.crossbars <= 252, "{}", p.crossbars);
     // The search packer's sorted stage includes it.

@@ -82,10 +82,16 @@ fn every_mapper_gives_a_valid_mapping_within_the_budget() {
         ..Rules::default()
     };
     for mapper in MAPPERS {
-        let maps = map_small(mapper, 40, open, Effort::Default);
-        assert!(!maps.is_empty(), "{}: no mapping on 40 crossbars", mapper.name());
+        // The spread tier needs room for a copy of every dense layer on most of its crossbars.
+        let budget = if mapper.name() == "spread" { 160 } else { 80 };
+        let maps = map_small(mapper, budget, open, Effort::Default);
+        assert!(
+            !maps.is_empty(),
+            "{}: no mapping on {budget} crossbars",
+            mapper.name()
+        );
         if mapper.name() != "one copy" {
-            // 40 crossbars hold several copies of squeezenet1_1 at 32x32 (area bound ~23).
+            // 80 crossbars hold extra copies of squeezenet1_1 (area bound 45).
             let copies: u64 = maps[0].0.copies().iter().sum();
             assert!(
                 copies > maps[0].0.placements.len() as u64,
@@ -95,8 +101,8 @@ fn every_mapper_gives_a_valid_mapping_within_the_budget() {
         }
     }
     // The physical preset (block diagonal) and the reference's rules, through the portfolio.
-    map_small(&Auto, 40, PHYSICAL, Effort::Fast);
-    map_small(&Auto, 40, Rules::default(), Effort::Default);
+    map_small(&Auto, 80, PHYSICAL, Effort::Fast);
+    map_small(&Auto, 80, Rules::default(), Effort::Default);
 }
 
 #[test]
@@ -106,7 +112,7 @@ fn the_portfolio_does_not_depend_on_the_thread_count() {
             .num_threads(threads)
             .build()
             .unwrap()
-            .install(|| map_small(&Auto, 40, PHYSICAL, Effort::Default))
+            .install(|| map_small(&Auto, 80, PHYSICAL, Effort::Default))
     };
     let (one, two) = (run(1), run(2));
     assert_eq!(one.len(), two.len());
@@ -125,7 +131,7 @@ fn a_cancelled_portfolio_stops_with_cancelled() {
     let task = MapTask {
         effort: Effort::Max,
         cancel: &|| true,
-        ..MapTask::new(&part, &timings, &preds, 40).with_rules(PHYSICAL)
+        ..MapTask::new(&part, &timings, &preds, 80).with_rules(PHYSICAL)
     };
     let e = Auto.map(&task).unwrap_err();
     assert!(e.downcast_ref::<rnc::map::Cancelled>().is_some(), "{e:#}");

@@ -34,12 +34,6 @@ pub struct DeviceParams {
     pub load_resistance: f64,
 }
 
-impl DeviceParams {
-    pub fn is_nvm(&self) -> bool {
-        self.device_type == "NVM"
-    }
-}
-
 /// Every value the model uses, after MNSIM's substitutions for 0 / −1 / ≤ 0 where they are
 /// applied at read time. Substitutions that MNSIM applies inside formulas stay in the model.
 #[derive(Clone, Debug, PartialEq)]

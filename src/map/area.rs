@@ -4,6 +4,7 @@
 use super::fill_spare::fill_spare;
 use super::{MapTask, Mapper, Mapping, Raw, items};
 use crate::duplicate::{self, LayerTiming};
+use crate::pack::strategies::Order;
 use crate::pack::{self, PackError, PackOptions, Packing};
 use crate::partition::Partition;
 use anyhow::Context;
@@ -33,8 +34,8 @@ pub(super) fn try_area(
     if pack_opts.packer == pack::Packer::Search && pack_opts.generations == 0 {
         // Feasibility probe: the first sorted order that fits is enough.
         let cap = pack_opts.budget.unwrap_or(usize::MAX);
-        for key in 0..4 {
-            let order = pack::strategies::sorted_order(&it, key);
+        for by in [Order::Area, Order::Rows, Order::Cols, Order::LongSide] {
+            let order = pack::strategies::sorted_order(&it, by);
             if let Some(p) = pack::strategies::greedy(&it, part.options.xbar, &pack_opts.rules, &order, cap) {
                 return Ok(p);
             }

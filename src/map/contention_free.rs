@@ -11,6 +11,7 @@
 
 use super::{MapTask, Mapper, Mapping};
 use crate::duplicate;
+use crate::pack::strategies::Order;
 use crate::pack::{Packing, Rules};
 
 /// Busy intervals [start, end) of every layer in the contention-free schedule, by sample.
@@ -119,11 +120,16 @@ impl ContentionFree<'_> {
             .iter()
             .map(|r| r.iter().filter(|&&c| c).count())
             .collect();
-        // Sorted orders 0–3, most-conflicted first, and last "scarce first" (sorted order 4).
+        // Sorted orders by area, rows, columns and longer side, most-conflicted first, and
+        // last "scarce first".
         (0..6).find_map(|key| {
             let order = if key != 4 {
-                let sorted = if key == 5 { 4 } else { key };
-                crate::pack::strategies::sorted_order(&items, sorted)
+                let by = if key == 5 {
+                    Order::ScarceFirst
+                } else {
+                    Order::ALL[key]
+                };
+                crate::pack::strategies::sorted_order(&items, by)
             } else {
                 let mut o: Vec<usize> = (0..items.len()).collect();
                 o.sort_by(|&a, &b| {

@@ -13,6 +13,7 @@
 
 use super::{MapTask, Mapper, Mapping, Raw};
 use crate::duplicate::{self, LayerTiming};
+use crate::pack::strategies::Order;
 use crate::pack::{self, Item, Packing, Placement, Rules};
 use crate::partition::Partition;
 
@@ -476,8 +477,8 @@ impl<'a> StagePlanner<'a> {
         });
         let orders = [
             constrained,
-            pack::strategies::sorted_order(&items, 0),
-            pack::strategies::sorted_order(&items, 3),
+            pack::strategies::sorted_order(&items, Order::Area),
+            pack::strategies::sorted_order(&items, Order::LongSide),
         ];
         for order in &orders {
             if let Some(p) = pack::strategies::greedy(&items, xbar, &self.rules, order, k) {

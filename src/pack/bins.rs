@@ -33,8 +33,6 @@ impl Rect {
 pub enum Fit {
     /// Least leftover on the shorter side.
     ShortSide,
-    /// Least leftover area.
-    Area,
     /// Lowest top edge, then leftmost.
     BottomLeft,
     /// Farthest from the crossbar's far corner (cols, rows), then lowest, then leftmost:
@@ -218,7 +216,6 @@ impl Bin {
             let (dw, dh) = (f.w - item.cols, f.h - item.rows);
             match rule {
                 Fit::ShortSide => (dw.min(dh), dw.max(dh), x, y),
-                Fit::Area => (f.w * f.h - item.rows * item.cols, dw.min(dh), x, y),
                 Fit::BottomLeft => (y + item.rows, x, x, y),
                 Fit::FarCorner => {
                     let (dx, dy) = (self.cols - x, self.rows - y);

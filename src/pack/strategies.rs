@@ -91,7 +91,7 @@ pub fn pack(items: &[Item], xbar: Crossbar, opts: &PackOptions) -> Result<Packin
             SplitMix64::new(opts.seed).shuffle(&mut order);
             reference_order(items, xbar, &opts.rules, &order, cap)
         }
-        Packer::Maxrects => greedy(items, xbar, &opts.rules, &sorted_order(items, 0), cap),
+        Packer::Maxrects => greedy(items, xbar, &opts.rules, &sorted_order(items, Order::Area), cap),
         Packer::Search => search(items, xbar, opts, cap).map(|p| {
             let p = empty_crossbars(items, &p, &opts.rules, 4 * p.crossbars);
             ruin_and_recreate(items, &p, &opts.rules, opts.generations * 50, opts.seed)
@@ -144,17 +144,42 @@ fn no_fit(items: &[Item], opts: &PackOptions, bound: super::Bound) -> PackError 
     }
 }
 
-/// Item orders by key: 0 area, 1 rows, 2 cols, 3 longer side, 4 scarce first; ties by
-/// layer, tile, copy.
+/// The sorted item orders, each largest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// Cells, then rows.
+    Area,
+    /// Rows, then columns.
+    Rows,
+    /// Columns, then rows.
+    Cols,
+    /// The longer side, then cells.
+    LongSide,
+    /// Rows × copies of the layer, then cells (see [`sorted_order`]).
+    ScarceFirst,
+}
+
+impl Order {
+    /// Every order, in the sequence the packers try them.
+    pub const ALL: [Order; 5] = [
+        Order::Area,
+        Order::Rows,
+        Order::Cols,
+        Order::LongSide,
+        Order::ScarceFirst,
+    ];
+}
+
+/// Item indices in `order`; ties by position (layer, copy, tile).
 ///
 /// "Scarce first" (rows × copies of the layer, then area) serves many copies of thin tiles
 /// under the layer threshold: each copy needs a crossbar of its own, so the layers with the
 /// most copies go first, while every crossbar still has tile slots and rows for them; placed
 /// last they open crossbars of their own (a tenth full) once the slots are taken.
-pub fn sorted_order(items: &[Item], key: usize) -> Vec<usize> {
+pub fn sorted_order(items: &[Item], order_by: Order) -> Vec<usize> {
     let mut order: Vec<usize> = (0..items.len()).collect();
     let mut copies: Vec<u64> = Vec::new();
-    if key >= 4 {
+    if order_by == Order::ScarceFirst {
         for it in items {
             if copies.len() <= it.layer {
                 copies.resize(it.layer + 1, 0);
@@ -163,12 +188,12 @@ pub fn sorted_order(items: &[Item], key: usize) -> Vec<usize> {
         }
     }
     let k = |it: &Item| -> (u64, u64) {
-        match key {
-            0 => (it.cells(), it.rows as u64),
-            1 => (it.rows as u64, it.cols as u64),
-            2 => (it.cols as u64, it.rows as u64),
-            3 => (it.rows.max(it.cols) as u64, it.cells()),
-            _ => (copies[it.layer] * it.rows as u64, it.cells()),
+        match order_by {
+            Order::Area => (it.cells(), it.rows as u64),
+            Order::Rows => (it.rows as u64, it.cols as u64),
+            Order::Cols => (it.cols as u64, it.rows as u64),
+            Order::LongSide => (it.rows.max(it.cols) as u64, it.cells()),
+            Order::ScarceFirst => (copies[it.layer] * it.rows as u64, it.cells()),
         }
     };
     order.sort_by(|&a, &b| k(&items[b]).cmp(&k(&items[a])).then(a.cmp(&b)));
@@ -176,7 +201,7 @@ pub fn sorted_order(items: &[Item], key: usize) -> Vec<usize> {
 }
 
 /// The orders [`sorted_order`] knows.
-pub const ORDERS: usize = 5;
+pub const ORDERS: usize = Order::ALL.len();
 
 /// Greedy in `order`, each item to the fullest admitting crossbar it fits (least free area
 /// after it; ties by best short side fit): crossbars fill up one by one, which keeps tile
@@ -334,7 +359,7 @@ fn search(items: &[Item], xbar: Crossbar, opts: &PackOptions, cap: usize) -> Opt
             }
         }
     };
-    let orders: Vec<Vec<usize>> = (0..ORDERS).map(|key| sorted_order(items, key)).collect();
+    let orders: Vec<Vec<usize>> = Order::ALL.iter().map(|&o| sorted_order(items, o)).collect();
     // Quality of each sorted order's packing: they also seed the genetic search below.
     let mut sorted_quality = Vec::with_capacity(ORDERS);
     for order in &orders {
@@ -589,8 +614,8 @@ pub fn ruin_and_recreate(
         let sub: Vec<Item> = ks.iter().map(|&k| items[k]).collect();
         let before: i128 = chosen.iter().map(|&b| sq(fill[b])).sum();
         // Orders: decreasing area, then perturbed ones.
-        let base = sorted_order(&sub, 0);
-        let mut orders = vec![base.clone(), sorted_order(&sub, 3)];
+        let base = sorted_order(&sub, Order::Area);
+        let mut orders = vec![base.clone(), sorted_order(&sub, Order::LongSide)];
         for _ in 0..4 {
             let mut keys: Vec<f64> = vec![0.0; sub.len()];
             for (r, &k) in base.iter().enumerate() {
