@@ -46,6 +46,9 @@ impl AccuracySource for NoAccuracy {
 }
 
 pub mod data;
+pub mod nonideal;
+#[cfg(feature = "train")]
+pub mod nonideal_net;
 #[cfg(feature = "train")]
 pub mod infer;
 pub mod predictor;
