@@ -985,3 +985,85 @@ impl Picture for NonidealSweep<'_> {
         Ok(())
     }
 }
+
+/// Energy per layer as stacked bars (crossbar, DAC, ADC, digital, buffers), from
+/// `summary.json`'s `energy_breakdown`.
+pub struct EnergyBars<'a> {
+    pub network: &'a str,
+    pub report: &'a crate::report::EnergyReport,
+}
+
+impl EnergyBars<'_> {
+    /// The breakdown in a compile folder's summary, if it has one.
+    pub fn report_of(summary: &serde_json::Value) -> Option<crate::report::EnergyReport> {
+        serde_json::from_value(summary.get("energy_breakdown")?.clone()).ok()
+    }
+}
+
+impl Picture for EnergyBars<'_> {
+    fn size(&self) -> (u32, u32) {
+        (1200, 460)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        t!(root.fill(&WHITE));
+        let layers = &self.report.layers;
+        let n = layers.len().max(1);
+        let top = layers
+            .iter()
+            .map(|l| l.energy.total / 1e3)
+            .fold(0.0, f64::max)
+            .max(1e-9);
+        let total = &self.report.per_inference_nj;
+        let mut chart = t!(ChartBuilder::on(root)
+            .caption(
+                format!(
+                    "{}: energy per layer and component ({:.2} µJ per inference)",
+                    self.network,
+                    total.total / 1e3
+                ),
+                font(18.0)
+            )
+            .margin(14)
+            .x_label_area_size(40)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0f64..n as f64, 0f64..top * 1.1));
+        t!(chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_desc("layer")
+            .y_desc("energy (µJ)")
+            .x_labels(n.min(30))
+            .x_label_formatter(&|x| format!("{}", x.floor() as i64))
+            .label_style(font(12.0))
+            .axis_desc_style(font(14.0))
+            .draw());
+        for (k, (name, share)) in total.parts().iter().enumerate() {
+            let col = sample_color(k);
+            let bars: Vec<Rectangle<(f64, f64)>> = layers
+                .iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    let parts = l.energy.parts();
+                    let below: f64 = parts[..k].iter().map(|p| p.1).sum::<f64>() / 1e3;
+                    let h = parts[k].1 / 1e3;
+                    Rectangle::new([(i as f64 + 0.1, below), (i as f64 + 0.9, below + h)], col.filled())
+                })
+                .collect();
+            t!(chart.draw_series(bars))
+                .label(format!(
+                    "{name} {:.0}%",
+                    100.0 * share / total.total.max(f64::MIN_POSITIVE)
+                ))
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], col.filled()));
+        }
+        t!(chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .label_font(font(12.0))
+            .draw());
+        Ok(())
+    }
+}

@@ -47,7 +47,18 @@ enum Run<'a> {
     Replay(Mode<'a>),
 }
 
+/// How calibration sets a quantizer's range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RangeRule {
+    /// MNSIM's 3·std + |mean| (clips the tails).
+    Mnsim,
+    /// The largest magnitude seen in calibration (no clipping, coarser steps).
+    Max,
+}
+
 struct Pass<'a> {
+    range: RangeRule,
     w: &'a HostWeights<'a>,
     cal: Calibration,
     run: Run<'a>,
@@ -66,13 +77,17 @@ impl Pass<'_> {
         match self.run {
             Run::Record => {
                 let layer = build();
-                let s_in = if first { abs_max(x) } else { range_stat(x) };
+                let stat = |v: &[f32]| match self.range {
+                    RangeRule::Mnsim => range_stat(v),
+                    RangeRule::Max => abs_max(v),
+                };
+                let s_in = if first { abs_max(x) } else { stat(x) };
                 let s_a = s_in / nonideal::QMAX as f64;
                 let aq = quantize_inputs(x, s_a);
                 let acc = layer.quantized(&aq, npix);
                 let unit = layer.s_w * s_a;
                 let y: Vec<f32> = acc.iter().map(|&a| (a * unit) as f32).collect();
-                let s_out = range_stat(&y);
+                let s_out = stat(&y);
                 let out = quantize_outputs(&acc, layer.s_w, s_a, s_out);
                 self.cal.layers.push(layer);
                 self.cal.scales.push((s_in, s_out));
@@ -96,8 +111,9 @@ impl Pass<'_> {
 
     /// 1x1 convolution with the first `cout` filters of stored weight `i`.
     fn pointwise(&mut self, x: &Act, i: usize, cout: usize) -> Act {
-        let (cin, cmax) = (x.c, self.w.shapes[i][1]);
-        let src = &self.w.values[i];
+        let w = self.w;
+        let (cin, cmax) = (x.c, w.shapes[i][1]);
+        let src = &w.values[i];
         let build = || {
             let mut m = vec![0f32; cin * cout];
             for o in 0..cout {
@@ -119,9 +135,10 @@ impl Pass<'_> {
 
     fn depthwise(&mut self, x: &Act, i: usize, k: usize, stride: usize) -> Act {
         let c = x.c;
-        let kmax = self.w.shapes[i][2];
+        let w = self.w;
+        let kmax = w.shapes[i][2];
         let c0 = (kmax - k) / 2;
-        let src = &self.w.values[i];
+        let src = &w.values[i];
         let kind = Kind::Depthwise {
             k,
             stride,
@@ -153,8 +170,9 @@ impl Pass<'_> {
     /// A linear layer on `n` vectors with a stored `[in, out]` weight (first `rows` × `cols`)
     /// and a bias added digitally after the output quantization.
     fn linear(&mut self, x: &[f32], n: usize, wi: usize, bi: usize, rows: usize, cols: usize) -> Vec<f32> {
-        let full = self.w.shapes[wi][1];
-        let src = &self.w.values[wi];
+        let w = self.w;
+        let full = w.shapes[wi][1];
+        let src = &w.values[wi];
         let build = || {
             let m: Vec<f32> = (0..rows)
                 .flat_map(|a| src[a * full..a * full + cols].iter().copied())
@@ -162,7 +180,7 @@ impl Pass<'_> {
             Layer::new(&m, rows, cols, Kind::Dense)
         };
         let mut y = self.xbar(x, n, build, false);
-        let bias = &self.w.values[bi];
+        let bias = &w.values[bi];
         for row in y.chunks_exact_mut(cols) {
             for (v, &b) in row.iter_mut().zip(bias) {
                 *v += b;
@@ -261,7 +279,8 @@ impl Pass<'_> {
                     }
                 }
             });
-        let src = &self.w.values[net.stem[0]];
+        let w = self.w;
+        let src = &w.values[net.stem[0]];
         let build = || {
             let mut t = vec![0f32; 27 * 16];
             for o in 0..16 {
@@ -363,8 +382,16 @@ fn input(split: &Split, indices: &[usize]) -> Act {
 }
 
 /// Calibrates the quantized subnet on `calibration` training images (one batch).
-pub fn calibrate(w: &HostWeights, net: &NetIx, g: &Genome, train: &Split, calibration: &[usize]) -> Calibration {
+pub fn calibrate(
+    w: &HostWeights,
+    net: &NetIx,
+    g: &Genome,
+    train: &Split,
+    calibration: &[usize],
+    range: RangeRule,
+) -> Calibration {
     let mut pass = Pass {
+        range,
         w,
         cal: Calibration::default(),
         run: Run::Record,
@@ -400,6 +427,7 @@ pub fn logits(
     // The pass owns its calibration only for recording; replay borrows a clone of the
     // (small) scale and statistic lists, and the layers by clone once per call.
     let mut pass = Pass {
+        range: RangeRule::Mnsim,
         w,
         cal: cal.clone(),
         run: Run::Replay(mode),
@@ -434,6 +462,7 @@ impl<'a> Runner<'a> {
         data: &'a super::data::FashionMnist,
         images: usize,
         calibration: usize,
+        range: RangeRule,
     ) -> anyhow::Result<Runner<'a>> {
         genome.validate()?;
         let images = images.min(data.test.len());
@@ -442,7 +471,7 @@ impl<'a> Runner<'a> {
         }
         let (w, net) = eval.host();
         let calib = super::supernet::calibration_indices(data.train.len(), calibration.clamp(1, data.train.len()));
-        let cal = calibrate(&w, net, genome, &data.train, &calib);
+        let cal = calibrate(&w, net, genome, &data.train, &calib, range);
         Ok(Runner {
             w,
             net,
@@ -506,4 +535,64 @@ fn argmax(v: &[f32]) -> usize {
         }
     }
     best
+}
+
+/// `--accuracy supernet --nonideal`: each candidate's mean accuracy over `trials` simulated
+/// chips (the search's seed; chips 0..trials) on the first `images` test images.
+pub struct NonidealSource {
+    eval: super::supernet::Evaluator,
+    data: super::data::FashionMnist,
+    images: usize,
+    dev: Device,
+    opts: Options,
+    trials: u64,
+}
+
+impl NonidealSource {
+    pub fn new(
+        weights: &std::path::Path,
+        data_dir: &std::path::Path,
+        images: usize,
+        dev: Device,
+        opts: Options,
+        trials: u64,
+    ) -> anyhow::Result<NonidealSource> {
+        if trials == 0 {
+            anyhow::bail!("--nonideal-trials must be at least 1");
+        }
+        Ok(NonidealSource {
+            eval: super::supernet::Supernet::load(weights)?.evaluator()?,
+            data: super::data::FashionMnist::load(data_dir)?,
+            images,
+            dev,
+            opts,
+            trials,
+        })
+    }
+}
+
+impl super::AccuracySource for NonidealSource {
+    fn name(&self) -> String {
+        format!("supernet-nonideal:{}", self.trials)
+    }
+
+    fn evaluate(&mut self, batch: &[super::Candidate]) -> anyhow::Result<Vec<f64>> {
+        use anyhow::Context;
+        // One candidate at a time: each evaluation is parallel inside, in a fixed order.
+        batch
+            .iter()
+            .map(|c| {
+                let r = Runner::new(
+                    &self.eval,
+                    &c.genome,
+                    &self.data,
+                    self.images,
+                    super::supernet::CALIBRATION_IMAGES,
+                    RangeRule::Mnsim,
+                )
+                    .with_context(|| format!("candidate {}", c.id))?;
+                Ok(r.trials(&self.dev, &self.opts, self.trials).mean)
+            })
+            .collect()
+    }
 }

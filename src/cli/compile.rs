@@ -228,7 +228,8 @@ pub fn run(a: CompileArgs) -> anyhow::Result<()> {
     spin.finish_and_clear();
     let c = c?;
     let energy = rnc::report::energy_per_inference_nj(&c, &hw, bits);
-    let s = rnc::report::summary(&net, &c, &base, energy);
+    let mut s = rnc::report::summary(&net, &c, &base, energy);
+    s.energy_breakdown = rnc::report::energy_breakdown(&net, &c, &hw, bits);
     let summary_json = serde_json::to_string_pretty(&s)?;
     if let Some(dir) = &a.out {
         std::fs::create_dir_all(dir)

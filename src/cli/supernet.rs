@@ -122,13 +122,23 @@ pub struct NonidealArgs {
     /// MNSIM's quirk: stuck cells read the ideal 0 and m, ignoring the on/off ratio.
     #[arg(long)]
     pub mnsim_compat: bool,
-    /// Sweep one configuration key, e.g. Device_Variation=0,5,10,20 (sets Device_Resistance
-    /// to linear conductance steps when the key is Device_Level).
+    /// Quantizer ranges from calibration: mnsim (3·std + |mean|, clips tails) or max.
+    #[arg(long, value_enum, default_value_t = RangeArg::Mnsim)]
+    pub range: RangeArg,
+    /// Sweep one configuration key, e.g. Device_Variation=0,5,10,20 (Device_SAF=0,1,2 sets
+    /// both percentages to each value; Device_Level also sets Device_Resistance to linear
+    /// conductance steps).
     #[arg(long, value_name = "KEY=V1,V2,...")]
     pub sweep: Option<String>,
     /// Output folder for a sweep: nonideal.json, nonideal_sweep.svg and .png.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RangeArg {
+    Mnsim,
+    Max,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -330,6 +340,7 @@ fn eval(a: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[cfg(feature = "train")]
 /// Linear conductance steps between the configuration's HRS and LRS for `levels` levels (a
 /// Device_Level sweep needs as many resistances as levels).
 pub fn linear_resistances(r_hrs: f64, r_lrs: f64, levels: usize) -> String {
@@ -392,7 +403,13 @@ fn nonideal_eval(a: &EvalArgs, genome: &rnc::network::ofa::Genome) -> anyhow::Re
     if let Some((key, vals)) = &sweep {
         for v in vals {
             let mut hw = ni.hw.clone();
-            hw.set.push(format!("{key}={v}"));
+            let bare = key.rsplit('/').next().unwrap_or(key);
+            if bare.eq_ignore_ascii_case("Device_SAF") {
+                // One value per point: the same percentage stuck at HRS and at LRS.
+                hw.set.push(format!("{key}={v},{v}"));
+            } else {
+                hw.set.push(format!("{key}={v}"));
+            }
             let level_key = key.rsplit('/').next().unwrap_or(key).eq_ignore_ascii_case("Device_Level");
             if level_key && !ni.hw.set.iter().any(|s| s.to_ascii_lowercase().contains("device_resistance")) {
                 let levels: usize = v
@@ -418,7 +435,11 @@ fn nonideal_eval(a: &EvalArgs, genome: &rnc::network::ofa::Genome) -> anyhow::Re
     let eval = net.evaluator()?;
     let t0 = std::time::Instant::now();
     let float = eval.evaluate(genome, &data, a.images, a.calibration)?;
-    let runner = Runner::new(&eval, genome, &data, a.images, a.calibration)?;
+    let range = match ni.range {
+        RangeArg::Mnsim => rnc::accuracy::nonideal_net::RangeRule::Mnsim,
+        RangeArg::Max => rnc::accuracy::nonideal_net::RangeRule::Max,
+    };
+    let runner = Runner::new(&eval, genome, &data, a.images, a.calibration, range)?;
     let quantized = runner.quantized_accuracy();
     let t1 = std::time::Instant::now();
     let stats = runner.trials(&base_dev, &opts, ni.trials);
@@ -448,6 +469,7 @@ fn nonideal_eval(a: &EvalArgs, genome: &rnc::network::ofa::Genome) -> anyhow::Re
         "set": ni.hw.set,
         "device": base_dev,
         "options": opts,
+        "range": range,
         "float_accuracy": float.accuracy,
         "quantized_accuracy": quantized,
         "nonideal": stats,
@@ -459,7 +481,7 @@ fn nonideal_eval(a: &EvalArgs, genome: &rnc::network::ofa::Genome) -> anyhow::Re
         rnc::error::write_atomic(&dir.join("nonideal.json"), serde_json::to_string_pretty(&doc)?.as_bytes())?;
         if let Some((key, _)) = &sweep {
             let series = vec![rnc::plots::SweepSeries {
-                label: format!("{genome_label}", genome_label = short_genome(&a.genome)),
+                label: short_genome(&a.genome),
                 points: points
                     .iter()
                     .zip(&sweep_doc)
@@ -516,6 +538,7 @@ fn nonideal_eval(a: &EvalArgs, genome: &rnc::network::ofa::Genome) -> anyhow::Re
     Ok(())
 }
 
+#[cfg(feature = "train")]
 fn short_genome(arg: &str) -> String {
     if arg.len() <= 24 { arg.to_string() } else { "subnet".to_string() }
 }
