@@ -11,8 +11,12 @@ fn main() {
     // One 576 → 1280 layer (the feature-mix layer) on 1,000 input vectors.
     let dev = Device::from_hw(&HwConfig::embedded_default()).expect("embedded config");
     let (rows, cols, n) = (576usize, 1280usize, 1000usize);
-    let w: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919 % 1000) as f32 - 500.0) / 500.0).collect();
-    let x: Vec<f32> = (0..rows * n).map(|i| ((i * 104729 % 997) as f32) / 997.0).collect();
+    let w: Vec<f32> = (0..rows * cols)
+        .map(|i| ((i * 7919 % 1000) as f32 - 500.0) / 500.0)
+        .collect();
+    let x: Vec<f32> = (0..rows * n)
+        .map(|i| ((i * 104729 % 997) as f32) / 997.0)
+        .collect();
     let layer = Layer::new(&w, rows, cols, Kind::Dense);
     let aq = quantize_inputs(&x, 1.0 / 255.0);
     let t = Instant::now();
@@ -53,7 +57,7 @@ fn subnet() {
     let dev = Device::from_hw(&HwConfig::embedded_default()).expect("embedded config");
     for (name, g) in [("largest", Genome::largest()), ("smallest", Genome::smallest())] {
         let t = Instant::now();
-        let r = Runner::new(&eval, &g, &data, 1000, CALIBRATION_IMAGES, RangeRule::Mnsim).expect("runner");
+        let r = Runner::new(&eval, &g, &data, 1000, CALIBRATION_IMAGES, RangeRule::Max).expect("runner");
         let tcal = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let q = r.quantized_accuracy();

@@ -935,7 +935,10 @@ impl Picture for NonidealSweep<'_> {
             .clamp(0.0, 100.0);
         let y_lo = (y_lo / 10.0).floor() * 10.0;
         let mut chart = t!(ChartBuilder::on(root)
-            .caption(format!("accuracy vs {} (mean ± std over chips)", self.key), font(18.0))
+            .caption(
+                format!("accuracy vs {} (mean ± std over chips)", self.key),
+                font(18.0)
+            )
             .margin(14)
             .x_label_area_size(44)
             .y_label_area_size(56)
@@ -950,9 +953,12 @@ impl Picture for NonidealSweep<'_> {
         for (i, s) in self.series.iter().enumerate() {
             let col = sample_color(i);
             let line: Vec<(f64, f64)> = s.points.iter().map(|p| (p.0, p.1 * 100.0)).collect();
-            t!(chart.draw_series(std::iter::once(PathElement::new(line.clone(), col.stroke_width(2)))))
-                .label(s.label.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], col.stroke_width(2)));
+            t!(chart.draw_series(std::iter::once(PathElement::new(
+                line.clone(),
+                col.stroke_width(2)
+            ))))
+            .label(s.label.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], col.stroke_width(2)));
             t!(chart.draw_series(line.iter().map(|&(x, y)| Circle::new((x, y), 4, col.filled()))));
             // Error bars: a vertical stroke from mean − std to mean + std with short caps.
             let cap = (x1 - x0) * 0.01;
@@ -1047,7 +1053,10 @@ impl Picture for EnergyBars<'_> {
                     let parts = l.energy.parts();
                     let below: f64 = parts[..k].iter().map(|p| p.1).sum::<f64>() / 1e3;
                     let h = parts[k].1 / 1e3;
-                    Rectangle::new([(i as f64 + 0.1, below), (i as f64 + 0.9, below + h)], col.filled())
+                    Rectangle::new(
+                        [(i as f64 + 0.1, below), (i as f64 + 0.9, below + h)],
+                        col.filled(),
+                    )
                 })
                 .collect();
             t!(chart.draw_series(bars))

@@ -446,7 +446,13 @@ pub fn summary_text(s: &Summary) -> String {
         let parts: Vec<String> = e
             .parts()
             .iter()
-            .map(|(n, v)| format!("{n} {:.2} ({:.0}%)", v / 1e3, 100.0 * v / e.total.max(f64::MIN_POSITIVE)))
+            .map(|(n, v)| {
+                format!(
+                    "{n} {:.2} ({:.0}%)",
+                    v / 1e3,
+                    100.0 * v / e.total.max(f64::MIN_POSITIVE)
+                )
+            })
             .collect();
         let _ = writeln!(
             t,

@@ -11,7 +11,10 @@ use rnc::hardware::{DEFAULT_SIMCONFIG, DEFAULT_SOURCE, HwConfig};
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 11) as f64 / (1u64 << 53) as f64
     }
     fn sym(&mut self) -> f32 {
@@ -51,13 +54,24 @@ fn random_inputs(rng: &mut Lcg, n: usize) -> Vec<f32> {
     (0..n)
         .map(|_| {
             let u = rng.next();
-            if u < 0.33 { 0.0 } else { (rng.sym() * 2.0 + 0.5) as f32 }
+            if u < 0.33 {
+                0.0
+            } else {
+                (rng.sym() * 2.0 + 0.5) as f32
+            }
         })
         .collect()
 }
 
 /// Quantized outputs of both paths for one layer.
-fn both(layer: &Layer, dev: &Device, opts: &Options, x: &[f32], npix: usize, mode: AdcMode) -> (Vec<f32>, Vec<f32>) {
+fn both(
+    layer: &Layer,
+    dev: &Device,
+    opts: &Options,
+    x: &[f32],
+    npix: usize,
+    mode: AdcMode,
+) -> (Vec<f32>, Vec<f32>) {
     let s_a = rnc::accuracy::nonideal::range_stat(x) / 255.0;
     let aq = quantize_inputs(x, s_a);
     let q = layer.quantized(&aq, npix);
@@ -194,7 +208,10 @@ fn default_resistances_give_cell_values_001_and_1() {
     d4.cell_bits = 2;
     d4.resistance = vec![1e7, 10000.0, 5000.0, 3333.0];
     let g: Vec<f64> = (0..4).map(|k| d4.conductance(k)).collect();
-    assert!((g[0] - 0.0009999).abs() < 1e-6 && (g[1] - 0.9999).abs() < 1e-9, "{g:?}");
+    assert!(
+        (g[0] - 0.0009999).abs() < 1e-6 && (g[1] - 0.9999).abs() < 1e-9,
+        "{g:?}"
+    );
     assert!((g[2] - 1.9998).abs() < 1e-9 && g[3] == 3.0, "{g:?}");
 }
 
@@ -209,11 +226,17 @@ fn same_seed_same_chip_at_one_and_two_threads() {
         ..Options::default()
     };
     let run = |threads: usize, trial: u64| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         pool.install(|| {
             let p = l.program(&dev, &opts, trial, 5);
             let aq = quantize_inputs(&x, 0.02);
-            (p.w_eff.clone(), l.crossbar(&p, &dev, AdcMode::Scale, &aq, 64, 0.02, 3.0))
+            (
+                p.w_eff.clone(),
+                l.crossbar(&p, &dev, AdcMode::Scale, &aq, 64, 0.02, 3.0),
+            )
         })
     };
     let (w1, y1) = run(1, 0);
@@ -254,7 +277,10 @@ fn stuck_cells_per_array_follow_the_binomial_law() {
         let mean = counts.iter().sum::<f64>() / k;
         let var = counts.iter().map(|c| (c - mean).powi(2)).sum::<f64>() / (k - 1.0);
         let (mu, v) = (n as f64 * p, n as f64 * p * (1.0 - p));
-        assert!((mean - mu).abs() < 4.0 * (v / k).sqrt(), "p={p}: mean {mean} vs {mu}");
+        assert!(
+            (mean - mu).abs() < 4.0 * (v / k).sqrt(),
+            "p={p}: mean {mean} vs {mu}"
+        );
         assert!((var / v - 1.0).abs() < 0.25, "p={p}: variance {var} vs {v}");
     }
 }
@@ -318,7 +344,10 @@ fn configs_mnsim_would_crash_on_are_errors_naming_the_key() {
         let hw = HwConfig::parse_with_overrides(DEFAULT_SIMCONFIG, DEFAULT_SOURCE, sets);
         match hw {
             Err(e) => e.to_string(),
-            Ok(hw) => Device::from_hw(&hw).err().map(|e| e.to_string()).unwrap_or_default(),
+            Ok(hw) => Device::from_hw(&hw)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default(),
         }
     };
     let e = load(&[("DAC_Num", "0")]);

@@ -46,11 +46,11 @@ impl AccuracySource for NoAccuracy {
 }
 
 pub mod data;
+#[cfg(feature = "train")]
+pub mod infer;
 pub mod nonideal;
 #[cfg(feature = "train")]
 pub mod nonideal_net;
-#[cfg(feature = "train")]
-pub mod infer;
 pub mod predictor;
 pub mod rng;
 #[cfg(feature = "train")]

@@ -459,7 +459,12 @@ pub enum Kind {
     Dense,
     /// Depthwise `k×k` convolution: rows are the k² taps, column c sees only channel c's
     /// patch (rnc's serial depthwise mapping: one channel per activation).
-    Depthwise { k: usize, stride: usize, h: usize, w: usize },
+    Depthwise {
+        k: usize,
+        stride: usize,
+        h: usize,
+        w: usize,
+    },
 }
 
 /// One weight layer quantized for the crossbars.
@@ -556,13 +561,7 @@ impl Layer {
         let mask = (1i32 << bc) - 1;
         let shift = j * bc;
         let rows = &self.wq[r0 * self.cols..r1 * self.cols];
-        let digit = |w: i32| -> i32 {
-            if shift >= 31 {
-                0
-            } else {
-                (w.abs() >> shift) & mask
-            }
-        };
+        let digit = |w: i32| -> i32 { if shift >= 31 { 0 } else { (w.abs() >> shift) & mask } };
         if dev.polarity == 2 {
             let pos = rows.iter().map(|&w| if w > 0 { digit(w) } else { 0 }).collect();
             let neg = rows.iter().map(|&w| if w < 0 { digit(w) } else { 0 }).collect();
@@ -711,60 +710,66 @@ impl Layer {
                     .enumerate()
                     .with_min_len(8)
                     .for_each_init(
-                        || (vec![0f32; BLOCK * c * p * TILE], Vec::<(usize, usize, f32)>::new()),
+                        || {
+                            (
+                                vec![0f32; BLOCK * c * p * TILE],
+                                Vec::<(usize, usize, f32)>::new(),
+                            )
+                        },
                         |(ps, digits), (blk, o)| {
-                        let nb = o.len() / cols;
-                        let p0 = blk * BLOCK;
-                        for split in 0..splits {
-                            let (r0, r1) = (split * sr, ((split + 1) * sr).min(rows));
-                            // Nonzero (row, pixel·cycle, signed digit) of this split.
-                            digits.clear();
-                            for r in r0..r1 {
-                                for b in 0..nb {
-                                    let a = aq[(p0 + b) * rows + r] as i32;
-                                    if a == 0 {
-                                        continue;
-                                    }
-                                    let (sign, mag) = (a.signum() as f32, a.abs());
-                                    for i in 0..c {
-                                        let d = (mag >> (i as u32 * bd)) & dmask;
-                                        if d != 0 {
-                                            digits.push((r, b * c + i, sign * d as f32));
+                            let nb = o.len() / cols;
+                            let p0 = blk * BLOCK;
+                            for split in 0..splits {
+                                let (r0, r1) = (split * sr, ((split + 1) * sr).min(rows));
+                                // Nonzero (row, pixel·cycle, signed digit) of this split.
+                                digits.clear();
+                                for r in r0..r1 {
+                                    for b in 0..nb {
+                                        let a = aq[(p0 + b) * rows + r] as i32;
+                                        if a == 0 {
+                                            continue;
+                                        }
+                                        let (sign, mag) = (a.signum() as f32, a.abs());
+                                        for i in 0..c {
+                                            let d = (mag >> (i as u32 * bd)) & dmask;
+                                            if d != 0 {
+                                                digits.push((r, b * c + i, sign * d as f32));
+                                            }
                                         }
                                     }
                                 }
-                            }
-                            for t0 in (0..cols).step_by(TILE) {
-                                let tw = TILE.min(cols - t0);
-                                ps.iter_mut().for_each(|v| *v = 0.0);
-                                for &(r, bi, coef) in digits.iter() {
-                                    let wrow = &prog.w_eff[r * pc..(r + 1) * pc];
-                                    let dst = &mut ps[bi * p * TILE..(bi + 1) * p * TILE];
-                                    for j in 0..p {
-                                        let d = &mut dst[j * TILE..j * TILE + tw];
-                                        let wv = &wrow[j * cols + t0..j * cols + t0 + tw];
-                                        for (y, &x) in d.iter_mut().zip(wv) {
-                                            *y += coef * x;
-                                        }
-                                    }
-                                }
-                                // Convert the tile: same ADC and shifts as the whole row.
-                                for b in 0..nb {
-                                    let acc = &mut o[b * cols + t0..b * cols + t0 + tw];
-                                    for i in 0..c {
+                                for t0 in (0..cols).step_by(TILE) {
+                                    let tw = TILE.min(cols - t0);
+                                    ps.iter_mut().for_each(|v| *v = 0.0);
+                                    for &(r, bi, coef) in digits.iter() {
+                                        let wrow = &prog.w_eff[r * pc..(r + 1) * pc];
+                                        let dst = &mut ps[bi * p * TILE..(bi + 1) * p * TILE];
                                         for j in 0..p {
-                                            let f = cyc_w[i] * slice_w[j];
-                                            let src = &ps[((b * c + i) * p + j) * TILE..][..tw];
-                                            for (a, &v) in acc.iter_mut().zip(src) {
-                                                let code = round_clamp(v as f64 * adc.inv_lsb, adc.max_code);
-                                                *a += code * f;
+                                            let d = &mut dst[j * TILE..j * TILE + tw];
+                                            let wv = &wrow[j * cols + t0..j * cols + t0 + tw];
+                                            for (y, &x) in d.iter_mut().zip(wv) {
+                                                *y += coef * x;
+                                            }
+                                        }
+                                    }
+                                    // Convert the tile: same ADC and shifts as the whole row.
+                                    for b in 0..nb {
+                                        let acc = &mut o[b * cols + t0..b * cols + t0 + tw];
+                                        for i in 0..c {
+                                            for j in 0..p {
+                                                let f = cyc_w[i] * slice_w[j];
+                                                let src = &ps[((b * c + i) * p + j) * TILE..][..tw];
+                                                for (a, &v) in acc.iter_mut().zip(src) {
+                                                    let code =
+                                                        round_clamp(v as f64 * adc.inv_lsb, adc.max_code);
+                                                    *a += code * f;
+                                                }
                                             }
                                         }
                                     }
                                 }
                             }
-                        }
-                    },
+                        },
                     );
                 out.iter_mut().for_each(|v| *v *= adc.lsb);
                 out
@@ -773,36 +778,39 @@ impl Layer {
                 let n = npix / (h * w);
                 let (ho, wo) = out_hw(h, w, k, stride);
                 let mut out = vec![0f64; n * ho * wo * cols];
-                out.par_chunks_mut(cols).enumerate().with_min_len(4).for_each_init(
-                    || (vec![0f32; c * pc], vec![0f32; cols]),
-                    |(ps, digits), (opix, o)| {
-                    ps.iter_mut().for_each(|v| *v = 0.0);
-                    for_taps(opix, h, w, ho, wo, k, stride, |tap, ipix| {
-                        let inp = &aq[ipix * cols..(ipix + 1) * cols];
-                        let wrow = &prog.w_eff[tap * pc..(tap + 1) * pc];
-                        for i in 0..c {
-                            let mut any = false;
-                            for (d, &a) in digits.iter_mut().zip(inp) {
-                                let a = a as i32;
-                                let v = ((a.abs() >> (i as u32 * bd)) & dmask) * a.signum();
-                                *d = v as f32;
-                                any |= v != 0;
-                            }
-                            if !any {
-                                continue;
-                            }
-                            let dst = &mut ps[i * pc..(i + 1) * pc];
-                            for (dj, wj) in dst.chunks_exact_mut(cols).zip(wrow.chunks_exact(cols)) {
-                                for ((y, &wv), &d) in dj.iter_mut().zip(wj).zip(digits.iter()) {
-                                    *y += d * wv;
+                out.par_chunks_mut(cols)
+                    .enumerate()
+                    .with_min_len(4)
+                    .for_each_init(
+                        || (vec![0f32; c * pc], vec![0f32; cols]),
+                        |(ps, digits), (opix, o)| {
+                            ps.iter_mut().for_each(|v| *v = 0.0);
+                            for_taps(opix, h, w, ho, wo, k, stride, |tap, ipix| {
+                                let inp = &aq[ipix * cols..(ipix + 1) * cols];
+                                let wrow = &prog.w_eff[tap * pc..(tap + 1) * pc];
+                                for i in 0..c {
+                                    let mut any = false;
+                                    for (d, &a) in digits.iter_mut().zip(inp) {
+                                        let a = a as i32;
+                                        let v = ((a.abs() >> (i as u32 * bd)) & dmask) * a.signum();
+                                        *d = v as f32;
+                                        any |= v != 0;
+                                    }
+                                    if !any {
+                                        continue;
+                                    }
+                                    let dst = &mut ps[i * pc..(i + 1) * pc];
+                                    for (dj, wj) in dst.chunks_exact_mut(cols).zip(wrow.chunks_exact(cols)) {
+                                        for ((y, &wv), &d) in dj.iter_mut().zip(wj).zip(digits.iter()) {
+                                            *y += d * wv;
+                                        }
+                                    }
                                 }
-                            }
-                        }
-                    });
-                    convert(ps, o);
-                    o.iter_mut().for_each(|v| *v *= adc.lsb);
-                },
-                );
+                            });
+                            convert(ps, o);
+                            o.iter_mut().for_each(|v| *v *= adc.lsb);
+                        },
+                    );
                 out
             }
         }

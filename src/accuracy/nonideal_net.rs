@@ -102,7 +102,9 @@ impl Pass<'_> {
                 let aq = quantize_inputs(x, s_a);
                 let acc = match mode {
                     Mode::Quantized => layer.quantized(&aq, npix),
-                    Mode::Chip { prog, dev, adc } => layer.crossbar(&prog[i], dev, adc, &aq, npix, s_a, s_out),
+                    Mode::Chip { prog, dev, adc } => {
+                        layer.crossbar(&prog[i], dev, adc, &aq, npix, s_a, s_out)
+                    }
                 };
                 quantize_outputs(&acc, layer.s_w, s_a, s_out)
             }
@@ -470,7 +472,8 @@ impl<'a> Runner<'a> {
             anyhow::bail!("--images must be at least 1");
         }
         let (w, net) = eval.host();
-        let calib = super::supernet::calibration_indices(data.train.len(), calibration.clamp(1, data.train.len()));
+        let calib =
+            super::supernet::calibration_indices(data.train.len(), calibration.clamp(1, data.train.len()));
         let cal = calibrate(&w, net, genome, &data.train, &calib, range);
         Ok(Runner {
             w,
@@ -588,9 +591,9 @@ impl super::AccuracySource for NonidealSource {
                     &self.data,
                     self.images,
                     super::supernet::CALIBRATION_IMAGES,
-                    RangeRule::Mnsim,
+                    RangeRule::Max,
                 )
-                    .with_context(|| format!("candidate {}", c.id))?;
+                .with_context(|| format!("candidate {}", c.id))?;
                 Ok(r.trials(&self.dev, &self.opts, self.trials).mean)
             })
             .collect()

@@ -122,8 +122,10 @@ pub struct NonidealArgs {
     /// MNSIM's quirk: stuck cells read the ideal 0 and m, ignoring the on/off ratio.
     #[arg(long)]
     pub mnsim_compat: bool,
-    /// Quantizer ranges from calibration: mnsim (3·std + |mean|, clips tails) or max.
-    #[arg(long, value_enum, default_value_t = RangeArg::Mnsim)]
+    /// Quantizer ranges from calibration: max (largest magnitude; the default, for weights
+    /// trained in float) or mnsim (MNSIM's 3·std + |mean|, made for its QAT checkpoints: it
+    /// clips tails and costs the float-trained supernet ~5 points at 9 bits).
+    #[arg(long, value_enum, default_value_t = RangeArg::Max)]
     pub range: RangeArg,
     /// Sweep one configuration key, e.g. Device_Variation=0,5,10,20 (Device_SAF=0,1,2 sets
     /// both percentages to each value; Device_Level also sets Device_Resistance to linear
@@ -306,7 +308,9 @@ fn eval(a: EvalArgs) -> anyhow::Result<()> {
         anyhow::bail!("--calibration must be at least 1");
     }
     let ni = &a.nonideal;
-    if !ni.nonideal && (ni.sweep.is_some() || ni.out.is_some() || ni.hw.config.is_some() || !ni.hw.set.is_empty()) {
+    if !ni.nonideal
+        && (ni.sweep.is_some() || ni.out.is_some() || ni.hw.config.is_some() || !ni.hw.set.is_empty())
+    {
         anyhow::bail!("--sweep, --out, --config and --set need --nonideal");
     }
     if ni.nonideal {
@@ -386,10 +390,14 @@ fn nonideal_eval(a: &EvalArgs, genome: &rnc::network::ofa::Genome) -> anyhow::Re
     let sweep: Option<(String, Vec<String>)> = match &ni.sweep {
         None => None,
         Some(s) => {
-            let (k, v) = s
-                .split_once('=')
-                .ok_or_else(|| anyhow::anyhow!("--sweep '{s}': expected KEY=V1,V2,..., e.g. Device_Variation=0,5,10"))?;
-            let vals: Vec<String> = v.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
+            let (k, v) = s.split_once('=').ok_or_else(|| {
+                anyhow::anyhow!("--sweep '{s}': expected KEY=V1,V2,..., e.g. Device_Variation=0,5,10")
+            })?;
+            let vals: Vec<String> = v
+                .split(',')
+                .map(|x| x.trim().to_string())
+                .filter(|x| !x.is_empty())
+                .collect();
             if k.trim().is_empty() || vals.is_empty() {
                 anyhow::bail!("--sweep '{s}': expected KEY=V1,V2,..., e.g. Device_Variation=0,5,10");
             }
@@ -410,8 +418,18 @@ fn nonideal_eval(a: &EvalArgs, genome: &rnc::network::ofa::Genome) -> anyhow::Re
             } else {
                 hw.set.push(format!("{key}={v}"));
             }
-            let level_key = key.rsplit('/').next().unwrap_or(key).eq_ignore_ascii_case("Device_Level");
-            if level_key && !ni.hw.set.iter().any(|s| s.to_ascii_lowercase().contains("device_resistance")) {
+            let level_key = key
+                .rsplit('/')
+                .next()
+                .unwrap_or(key)
+                .eq_ignore_ascii_case("Device_Level");
+            if level_key
+                && !ni
+                    .hw
+                    .set
+                    .iter()
+                    .any(|s| s.to_ascii_lowercase().contains("device_resistance"))
+            {
                 let levels: usize = v
                     .parse()
                     .map_err(|_| anyhow::anyhow!("--sweep {key}={v}: not a level count"))?;
@@ -423,12 +441,17 @@ fn nonideal_eval(a: &EvalArgs, genome: &rnc::network::ofa::Genome) -> anyhow::Re
             }
             let cfg = hw.load().map_err(|e| anyhow::anyhow!("--sweep {key}={v}: {e}"))?;
             let dev = Device::from_hw(&cfg).map_err(|e| anyhow::anyhow!("--sweep {key}={v}: {e}"))?;
-            let x: f64 = v.split(',').next().and_then(|t| t.trim().parse().ok()).unwrap_or(points.len() as f64);
+            let x: f64 = v
+                .split(',')
+                .next()
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or(points.len() as f64);
             points.push((v.clone(), x, dev));
         }
     }
     if let Some(dir) = &ni.out {
-        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("--out: cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("--out: cannot create {}: {e}", dir.display()))?;
     }
     let net = Supernet::load(&a.weights)?;
     let data = FashionMnist::load(&data_dir(a.data.data.as_deref()))?;
@@ -478,7 +501,10 @@ fn nonideal_eval(a: &EvalArgs, genome: &rnc::network::ofa::Genome) -> anyhow::Re
         "seconds": secs,
     });
     if let Some(dir) = &ni.out {
-        rnc::error::write_atomic(&dir.join("nonideal.json"), serde_json::to_string_pretty(&doc)?.as_bytes())?;
+        rnc::error::write_atomic(
+            &dir.join("nonideal.json"),
+            serde_json::to_string_pretty(&doc)?.as_bytes(),
+        )?;
         if let Some((key, _)) = &sweep {
             let series = vec![rnc::plots::SweepSeries {
                 label: short_genome(&a.genome),
@@ -493,7 +519,11 @@ fn nonideal_eval(a: &EvalArgs, genome: &rnc::network::ofa::Genome) -> anyhow::Re
                     .collect(),
                 quantized: Some(quantized),
             }];
-            rnc::plots::write_both(dir, "nonideal_sweep", &rnc::plots::NonidealSweep { key, series: &series })?;
+            rnc::plots::write_both(
+                dir,
+                "nonideal_sweep",
+                &rnc::plots::NonidealSweep { key, series: &series },
+            )?;
         }
     }
     if a.json {
@@ -540,7 +570,11 @@ fn nonideal_eval(a: &EvalArgs, genome: &rnc::network::ofa::Genome) -> anyhow::Re
 
 #[cfg(feature = "train")]
 fn short_genome(arg: &str) -> String {
-    if arg.len() <= 24 { arg.to_string() } else { "subnet".to_string() }
+    if arg.len() <= 24 {
+        arg.to_string()
+    } else {
+        "subnet".to_string()
+    }
 }
 
 #[cfg(feature = "train")]
