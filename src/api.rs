@@ -757,6 +757,7 @@ pub fn compile_with(
     let energy = crate::report::energy_per_inference_nj(&compiled, hw, bits);
     let mut summary = crate::report::summary(net, &compiled, &baseline, energy);
     summary.rules = Some(opts.rules.name());
+    summary.energy_breakdown = crate::report::energy_breakdown(net, &compiled, hw, bits);
     Ok(Compilation {
         network: net.clone(),
         target: target.clone(),

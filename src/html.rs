@@ -177,6 +177,17 @@ fn summary_table(s: &serde_json::Value) -> String {
         "energy",
         f("energy_nj").map(|v| format!("{:.2} µJ per inference", v / 1e3)),
     );
+    push(
+        "energy by component (with buffers)",
+        plots::EnergyBars::report_of(s).map(|r| {
+            let e = r.per_inference_nj;
+            e.parts()
+                .iter()
+                .map(|(n, v)| format!("{n} {:.2} µJ", v / 1e3))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }),
+    );
     let shown = [
         "network",
         "speedup",
@@ -201,6 +212,7 @@ fn summary_table(s: &serde_json::Value) -> String {
         "baseline_latency_ns",
         "baseline_crossbars",
         "energy_nj",
+        "energy_breakdown",
         "copies",
         "warnings",
     ];
@@ -272,6 +284,17 @@ pub fn compile_report(d: &CompileData) -> anyhow::Result<String> {
         "Time each layer needs per sample with its copies (t_i); the red line is the steady-state \
          period bound.",
     )?);
+    if let Some(report) = plots::EnergyBars::report_of(&d.summary) {
+        h.push_str("<h2>Energy</h2>\n");
+        h.push_str(&figure(
+            &plots::EnergyBars {
+                network: &d.network,
+                report: &report,
+            },
+            "Read energy of one inference per layer, stacked by component (MNSIM's PE model: \
+             crossbar, DAC, ADC, digital registers/adders/muxes, input-buffer traffic).",
+        )?);
+    }
     h.push_str(
         "<h2>Layers</h2>\n<table>\n<tr><th>#</th><th>name</th><th>kind</th><th>box rows × cols × cycles</th>\
                 <th>tiles</th><th>copies</th><th>t_i (µs)</th></tr>\n",

@@ -925,3 +925,183 @@ impl Picture for Pareto<'_> {
         Ok(())
     }
 }
+
+/// One curve of a non-ideal sweep: accuracy (mean ± std over chips) against a key's values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SweepSeries {
+    pub label: String,
+    /// (key value, mean accuracy, std), accuracies as fractions.
+    pub points: Vec<(f64, f64, f64)>,
+    /// The 9-bit quantized accuracy, drawn dashed as the ideal limit.
+    pub quantized: Option<f64>,
+}
+
+/// Accuracy against one SimConfig key (`rnc supernet eval --nonideal --sweep`).
+pub struct NonidealSweep<'a> {
+    pub key: &'a str,
+    pub series: &'a [SweepSeries],
+}
+
+impl Picture for NonidealSweep<'_> {
+    fn size(&self) -> (u32, u32) {
+        (900, 520)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        t!(root.fill(&WHITE));
+        let pts = || self.series.iter().flat_map(|s| s.points.iter());
+        let x0 = pts().map(|p| p.0).fold(f64::INFINITY, f64::min);
+        let x1 = pts().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
+        let (x0, x1) = if x0.is_finite() && x1 > x0 {
+            (x0, x1)
+        } else {
+            (x0.min(0.0), x0.max(0.0) + 1.0)
+        };
+        let pad = (x1 - x0) * 0.04;
+        let y_lo = pts()
+            .map(|p| (p.1 - p.2) * 100.0)
+            .fold(100.0f64, f64::min)
+            .clamp(0.0, 100.0);
+        let y_lo = (y_lo / 10.0).floor() * 10.0;
+        let mut chart = t!(ChartBuilder::on(root)
+            .caption(
+                format!("accuracy vs {} (mean ± std over chips)", self.key),
+                font(18.0)
+            )
+            .margin(14)
+            .x_label_area_size(44)
+            .y_label_area_size(56)
+            .build_cartesian_2d((x0 - pad)..(x1 + pad), y_lo..100.0));
+        t!(chart
+            .configure_mesh()
+            .x_desc(self.key)
+            .y_desc("top-1 accuracy (%)")
+            .label_style(font(12.0))
+            .axis_desc_style(font(14.0))
+            .draw());
+        for (i, s) in self.series.iter().enumerate() {
+            let col = sample_color(i);
+            let line: Vec<(f64, f64)> = s.points.iter().map(|p| (p.0, p.1 * 100.0)).collect();
+            t!(chart.draw_series(std::iter::once(PathElement::new(
+                line.clone(),
+                col.stroke_width(2)
+            ))))
+            .label(s.label.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], col.stroke_width(2)));
+            t!(chart.draw_series(line.iter().map(|&(x, y)| Circle::new((x, y), 4, col.filled()))));
+            // Error bars: a vertical stroke from mean − std to mean + std with short caps.
+            let cap = (x1 - x0) * 0.01;
+            t!(chart.draw_series(s.points.iter().flat_map(|p| {
+                let (lo, hi) = ((p.1 - p.2) * 100.0, (p.1 + p.2) * 100.0);
+                [
+                    PathElement::new(vec![(p.0, lo), (p.0, hi)], col.stroke_width(1)),
+                    PathElement::new(vec![(p.0 - cap, lo), (p.0 + cap, lo)], col.stroke_width(1)),
+                    PathElement::new(vec![(p.0 - cap, hi), (p.0 + cap, hi)], col.stroke_width(1)),
+                ]
+            })));
+            if let Some(q) = s.quantized {
+                // The ideal (quantized) limit as a thin dashed line.
+                let y = q * 100.0;
+                let steps = 40;
+                let w = (x1 - x0 + 2.0 * pad) / steps as f64;
+                t!(chart.draw_series((0..steps).step_by(2).map(|i| {
+                    let a = x0 - pad + i as f64 * w;
+                    PathElement::new(vec![(a, y), (a + w, y)], col.mix(0.6).stroke_width(1))
+                })));
+            }
+        }
+        t!(chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerLeft)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .label_font(font(12.0))
+            .draw());
+        Ok(())
+    }
+}
+
+/// Energy per layer as stacked bars (crossbar, DAC, ADC, digital, buffers), from
+/// `summary.json`'s `energy_breakdown`.
+pub struct EnergyBars<'a> {
+    pub network: &'a str,
+    pub report: &'a crate::report::EnergyReport,
+}
+
+impl EnergyBars<'_> {
+    /// The breakdown in a compile folder's summary, if it has one.
+    pub fn report_of(summary: &serde_json::Value) -> Option<crate::report::EnergyReport> {
+        serde_json::from_value(summary.get("energy_breakdown")?.clone()).ok()
+    }
+}
+
+impl Picture for EnergyBars<'_> {
+    fn size(&self) -> (u32, u32) {
+        (1200, 460)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        t!(root.fill(&WHITE));
+        let layers = &self.report.layers;
+        let n = layers.len().max(1);
+        let top = layers
+            .iter()
+            .map(|l| l.energy.total / 1e3)
+            .fold(0.0, f64::max)
+            .max(1e-9);
+        let total = &self.report.per_inference_nj;
+        let mut chart = t!(ChartBuilder::on(root)
+            .caption(
+                format!(
+                    "{}: energy per layer and component ({:.2} µJ per inference)",
+                    self.network,
+                    total.total / 1e3
+                ),
+                font(18.0)
+            )
+            .margin(14)
+            .x_label_area_size(40)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0f64..n as f64, 0f64..top * 1.1));
+        t!(chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_desc("layer")
+            .y_desc("energy (µJ)")
+            .x_labels(n.min(30))
+            .x_label_formatter(&|x| format!("{}", x.floor() as i64))
+            .label_style(font(12.0))
+            .axis_desc_style(font(14.0))
+            .draw());
+        for (k, (name, share)) in total.parts().iter().enumerate() {
+            let col = sample_color(k);
+            let bars: Vec<Rectangle<(f64, f64)>> = layers
+                .iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    let parts = l.energy.parts();
+                    let below: f64 = parts[..k].iter().map(|p| p.1).sum::<f64>() / 1e3;
+                    let h = parts[k].1 / 1e3;
+                    Rectangle::new(
+                        [(i as f64 + 0.1, below), (i as f64 + 0.9, below + h)],
+                        col.filled(),
+                    )
+                })
+                .collect();
+            t!(chart.draw_series(bars))
+                .label(format!(
+                    "{name} {:.0}%",
+                    100.0 * share / total.total.max(f64::MIN_POSITIVE)
+                ))
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], col.filled()));
+        }
+        t!(chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .label_font(font(12.0))
+            .draw());
+        Ok(())
+    }
+}

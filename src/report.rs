@@ -208,8 +208,99 @@ pub struct Summary {
     pub speedup: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub energy_nj: Option<f64>,
+    /// Energy per component, per inference and per layer (with input-buffer traffic, so its
+    /// total exceeds `energy_nj` by the buffers' share).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub energy_breakdown: Option<EnergyReport>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+}
+
+/// Energy of one inference split by component, nJ.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct EnergyComponents {
+    /// Crossbar read (cells and wires).
+    pub crossbar: f64,
+    pub dac: f64,
+    pub adc: f64,
+    /// Input/output registers, shift-and-add, input demux, adder tree, output mux.
+    pub digital: f64,
+    /// PE input buffer writes and reads.
+    pub buffers: f64,
+    pub total: f64,
+}
+
+impl EnergyComponents {
+    fn add_scaled(&mut self, e: &crate::hardware::EnergyBreakdown, k: f64) {
+        self.crossbar += e.xbar * k;
+        self.dac += e.dac * k;
+        self.adc += e.adc * k;
+        self.digital += (e.ireg + e.shiftreg + e.input_demux + e.adder + e.output_mux + e.oreg) * k;
+        self.buffers += (e.buf_read + e.buf_write) * k;
+        self.total = self.crossbar + self.dac + self.adc + self.digital + self.buffers;
+    }
+
+    /// The components with their names, in drawing order.
+    pub fn parts(&self) -> [(&'static str, f64); 5] {
+        [
+            ("crossbar", self.crossbar),
+            ("DAC", self.dac),
+            ("ADC", self.adc),
+            ("digital", self.digital),
+            ("buffers", self.buffers),
+        ]
+    }
+}
+
+/// One layer's energy per inference.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct LayerEnergy {
+    pub layer: usize,
+    pub name: String,
+    #[serde(flatten)]
+    pub energy: EnergyComponents,
+}
+
+/// `summary.json`'s `energy_breakdown`.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct EnergyReport {
+    pub per_inference_nj: EnergyComponents,
+    pub layers: Vec<LayerEnergy>,
+}
+
+/// Energy of one inference per component and per layer: every tile activation's MNSIM energy
+/// with its input vector (rows × input bits) written to and read from the PE input buffer.
+/// Copies split activations, so duplication does not change it. None if the hardware model
+/// has no energy for some tile shape.
+pub fn energy_breakdown(
+    net: &Network,
+    c: &crate::compile::Compiled,
+    hw: &crate::hardware::HwConfig,
+    bits: u32,
+) -> Option<EnergyReport> {
+    let mut layers: Vec<LayerEnergy> = net
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| LayerEnergy {
+            layer: i,
+            name: l.name.clone(),
+            energy: EnergyComponents::default(),
+        })
+        .collect();
+    let mut total = EnergyComponents::default();
+    for t in c.partition.iter_tiles() {
+        let bytes = (t.rows as u64 * bits as u64).div_ceil(8);
+        let b = hw.breakdown(t.rows, t.read_cols, bits, bytes, bytes);
+        let e = b.energy?;
+        let layer = layers.get_mut(t.layer)?;
+        layer.energy.add_scaled(&e, t.cycles as f64);
+        total.add_scaled(&e, t.cycles as f64);
+    }
+    Some(EnergyReport {
+        per_inference_nj: total,
+        layers,
+    })
 }
 
 pub fn summary(
@@ -300,6 +391,7 @@ pub fn summary(
             0.0
         },
         energy_nj,
+        energy_breakdown: None,
         warnings: Vec::new(),
     }
 }
@@ -395,6 +487,26 @@ pub fn summary_text(s: &Summary) -> String {
     );
     if let Some(e) = s.energy_nj {
         let _ = writeln!(t, "  energy         {:.1} µJ per inference", e / 1e3);
+    }
+    if let Some(b) = &s.energy_breakdown {
+        let e = &b.per_inference_nj;
+        let parts: Vec<String> = e
+            .parts()
+            .iter()
+            .map(|(n, v)| {
+                format!(
+                    "{n} {:.2} ({:.0}%)",
+                    v / 1e3,
+                    100.0 * v / e.total.max(f64::MIN_POSITIVE)
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            t,
+            "  energy parts   {} µJ with buffers: {}",
+            format_args!("{:.1}", e.total / 1e3),
+            parts.join(", ")
+        );
     }
     t
 }

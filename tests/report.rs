@@ -115,9 +115,10 @@ fn compile_plots_and_report_for_mbv3_small_at_168() {
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert_eq!(
         html.matches("<svg").count(),
-        3,
-        "occupancy, gantt and periods inline"
+        4,
+        "occupancy, gantt, periods and energy inline"
     );
+    assert!(html.contains("<h2>Energy</h2>"));
     assert!(html.contains("@media print"));
     // Self-contained: nothing fetched, no scripts.
     for bad in [

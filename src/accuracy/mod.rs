@@ -48,6 +48,9 @@ impl AccuracySource for NoAccuracy {
 pub mod data;
 #[cfg(feature = "train")]
 pub mod infer;
+pub mod nonideal;
+#[cfg(feature = "train")]
+pub mod nonideal_net;
 pub mod predictor;
 #[cfg(feature = "train")]
 pub mod supernet;

@@ -676,6 +676,17 @@ pub struct Evaluator {
 }
 
 impl Evaluator {
+    /// The weights and parameter indices (for [`super::nonideal_net`]).
+    pub fn host(&self) -> (infer::HostWeights<'_>, &infer::NetIx) {
+        (
+            infer::HostWeights {
+                values: &self.values,
+                shapes: &self.shapes,
+            },
+            &self.net,
+        )
+    }
+
     /// Test accuracy of `genome` on the first `images` test images after recalibrating batch
     /// norm on `calibration` training images (one batch; see [`super::infer`]).
     pub fn evaluate(
@@ -738,7 +749,7 @@ fn argmax(v: &[f32]) -> usize {
 }
 
 /// The fixed calibration subset: a permutation of the training set with a fixed seed.
-fn calibration_indices(n: usize, images: usize) -> Vec<usize> {
+pub(crate) fn calibration_indices(n: usize, images: usize) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..n).collect();
     SplitMix64::new(0xca1b).shuffle(&mut idx);
     idx.truncate(images.min(n));

@@ -45,6 +45,13 @@ pub struct SearchArgs {
     pub plots: bool,
     #[command(flatten)]
     pub hw: HwArgs,
+    /// With --accuracy supernet: score candidates on simulated RRAM chips (device
+    /// non-idealities of --config/--set), the mean over --nonideal-trials chips.
+    #[arg(long)]
+    pub nonideal: bool,
+    /// Chips per candidate for --nonideal.
+    #[arg(long, default_value_t = 1, value_name = "T")]
+    pub nonideal_trials: u64,
 }
 
 /// Classes of the OFA search space's classifier (SPEC §10).
@@ -66,7 +73,26 @@ fn accuracy_source(a: &SearchArgs) -> anyhow::Result<Box<dyn AccuracySource>> {
             log,
         )?));
     }
+    if a.nonideal && spec != "supernet" {
+        anyhow::bail!("--nonideal needs --accuracy supernet");
+    }
     match spec {
+        #[cfg(feature = "train")]
+        "supernet" if a.nonideal => {
+            let dev = rnc::accuracy::nonideal::Device::from_hw(&a.hw.load()?)?;
+            let opts = rnc::accuracy::nonideal::Options {
+                seed: a.seed,
+                ..Default::default()
+            };
+            Ok(Box::new(rnc::accuracy::nonideal_net::NonidealSource::new(
+                std::path::Path::new("weights/supernet-fmnist.bin"),
+                std::path::Path::new(rnc::accuracy::data::DEFAULT_DIR),
+                1000,
+                dev,
+                opts,
+                a.nonideal_trials,
+            )?))
+        }
         "none" => Ok(Box::new(NoAccuracy)),
         "predictor" => Ok(Box::new(rnc::accuracy::predictor::PredictorSource::new(None)?)),
         #[cfg(feature = "train")]

@@ -90,6 +90,63 @@ pub struct EvalArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub nonideal: NonidealArgs,
+}
+
+/// RRAM device non-idealities (MNSIM 2.0's accuracy model, NONIDEAL.md).
+#[derive(Args, Debug, Clone)]
+pub struct NonidealArgs {
+    /// Also run the subnet on simulated RRAM crossbars: 9-bit weights sliced over cells,
+    /// bit-serial inputs, ADC, on/off ratio, Device_Variation and Device_SAF from the
+    /// configuration (--config, --set).
+    #[arg(long)]
+    pub nonideal: bool,
+    #[command(flatten)]
+    pub hw: super::HwArgs,
+    /// Simulated chips (Monte-Carlo trials; mean, std, min, max).
+    #[arg(long, default_value_t = 5, value_name = "T")]
+    pub trials: u64,
+    /// Seed of the chips' faults and variation.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// ADC transfer: scale (MNSIM's default dynamic range) or fix (-FixRange).
+    #[arg(long, value_enum, default_value_t = AdcArg::Scale)]
+    pub adc_mode: AdcArg,
+    /// Cells without on/off ratio (digit k conducts exactly k) unless variation needs it.
+    #[arg(long)]
+    pub no_rratio: bool,
+    /// Draw Device_Variation per cell instead of per array and level (MNSIM).
+    #[arg(long)]
+    pub variation_per_cell: bool,
+    /// MNSIM's quirk: stuck cells read the ideal 0 and m, ignoring the on/off ratio.
+    #[arg(long)]
+    pub mnsim_compat: bool,
+    /// Quantizer ranges from calibration: max (largest magnitude; the default, for weights
+    /// trained in float) or mnsim (MNSIM's 3·std + |mean|, made for its QAT checkpoints: it
+    /// clips tails and costs the float-trained supernet ~5 points at 9 bits).
+    #[arg(long, value_enum, default_value_t = RangeArg::Max)]
+    pub range: RangeArg,
+    /// Sweep one configuration key, e.g. Device_Variation=0,5,10,20 (Device_SAF=0,1,2 sets
+    /// both percentages to each value; Device_Level also sets Device_Resistance to linear
+    /// conductance steps).
+    #[arg(long, value_name = "KEY=V1,V2,...")]
+    pub sweep: Option<String>,
+    /// Output folder for a sweep: nonideal.json, nonideal_sweep.svg and .png.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RangeArg {
+    Mnsim,
+    Max,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdcArg {
+    Scale,
+    Fix,
 }
 
 #[derive(Args, Debug)]
@@ -250,6 +307,15 @@ fn eval(a: EvalArgs) -> anyhow::Result<()> {
     if a.calibration == 0 {
         anyhow::bail!("--calibration must be at least 1");
     }
+    let ni = &a.nonideal;
+    if !ni.nonideal
+        && (ni.sweep.is_some() || ni.out.is_some() || ni.hw.config.is_some() || !ni.hw.set.is_empty())
+    {
+        anyhow::bail!("--sweep, --out, --config and --set need --nonideal");
+    }
+    if ni.nonideal {
+        return nonideal_eval(&a, &genome);
+    }
     let net = Supernet::load(&a.weights)?;
     let data = FashionMnist::load(&data_dir(a.data.data.as_deref()))?;
     let t = std::time::Instant::now();
@@ -276,6 +342,239 @@ fn eval(a: EvalArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(feature = "train")]
+/// Linear conductance steps between the configuration's HRS and LRS for `levels` levels (a
+/// Device_Level sweep needs as many resistances as levels).
+pub fn linear_resistances(r_hrs: f64, r_lrs: f64, levels: usize) -> String {
+    let (g0, g1) = (1.0 / r_hrs, 1.0 / r_lrs);
+    (0..levels)
+        .map(|k| {
+            let g = g0 + (g1 - g0) * k as f64 / (levels.max(2) - 1) as f64;
+            format!("{:.6e}", 1.0 / g)
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(feature = "train")]
+fn nonideal_eval(a: &EvalArgs, genome: &rnc::network::ofa::Genome) -> anyhow::Result<()> {
+    use rnc::accuracy::data::{FashionMnist, data_dir};
+    use rnc::accuracy::nonideal::{AdcMode, Device, Options};
+    use rnc::accuracy::nonideal_net::Runner;
+    use rnc::accuracy::supernet::Supernet;
+    let ni = &a.nonideal;
+    if ni.trials == 0 {
+        anyhow::bail!("--trials must be at least 1");
+    }
+    if a.images == 0 {
+        anyhow::bail!("--images must be at least 1");
+    }
+    if a.calibration == 0 {
+        anyhow::bail!("--calibration must be at least 1");
+    }
+    let opts = Options {
+        seed: ni.seed,
+        rratio: !ni.no_rratio,
+        variation: true,
+        saf: true,
+        adc: match ni.adc_mode {
+            AdcArg::Scale => AdcMode::Scale,
+            AdcArg::Fix => AdcMode::Fix,
+        },
+        variation_per_cell: ni.variation_per_cell,
+        mnsim_stuck_values: ni.mnsim_compat,
+    };
+    // The sweep's values, checked before any work.
+    let sweep: Option<(String, Vec<String>)> = match &ni.sweep {
+        None => None,
+        Some(s) => {
+            let (k, v) = s.split_once('=').ok_or_else(|| {
+                anyhow::anyhow!("--sweep '{s}': expected KEY=V1,V2,..., e.g. Device_Variation=0,5,10")
+            })?;
+            let vals: Vec<String> = v
+                .split(',')
+                .map(|x| x.trim().to_string())
+                .filter(|x| !x.is_empty())
+                .collect();
+            if k.trim().is_empty() || vals.is_empty() {
+                anyhow::bail!("--sweep '{s}': expected KEY=V1,V2,..., e.g. Device_Variation=0,5,10");
+            }
+            Some((k.trim().to_string(), vals))
+        }
+    };
+    let base_hw = ni.hw.load()?;
+    let base_dev = Device::from_hw(&base_hw)?;
+    // Every sweep point's configuration, parsed (and rejected) before the evaluation starts.
+    let mut points = Vec::new();
+    if let Some((key, vals)) = &sweep {
+        for v in vals {
+            let mut hw = ni.hw.clone();
+            let bare = key.rsplit('/').next().unwrap_or(key);
+            if bare.eq_ignore_ascii_case("Device_SAF") {
+                // One value per point: the same percentage stuck at HRS and at LRS.
+                hw.set.push(format!("{key}={v},{v}"));
+            } else {
+                hw.set.push(format!("{key}={v}"));
+            }
+            let level_key = key
+                .rsplit('/')
+                .next()
+                .unwrap_or(key)
+                .eq_ignore_ascii_case("Device_Level");
+            if level_key
+                && !ni
+                    .hw
+                    .set
+                    .iter()
+                    .any(|s| s.to_ascii_lowercase().contains("device_resistance"))
+            {
+                let levels: usize = v
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("--sweep {key}={v}: not a level count"))?;
+                let r = &base_dev.resistance;
+                hw.set.push(format!(
+                    "Device_Resistance={}",
+                    linear_resistances(r[0], r[r.len() - 1], levels.max(1))
+                ));
+            }
+            let cfg = hw.load().map_err(|e| anyhow::anyhow!("--sweep {key}={v}: {e}"))?;
+            let dev = Device::from_hw(&cfg).map_err(|e| anyhow::anyhow!("--sweep {key}={v}: {e}"))?;
+            let x: f64 = v
+                .split(',')
+                .next()
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or(points.len() as f64);
+            points.push((v.clone(), x, dev));
+        }
+    }
+    if let Some(dir) = &ni.out {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("--out: cannot create {}: {e}", dir.display()))?;
+    }
+    let net = Supernet::load(&a.weights)?;
+    let data = FashionMnist::load(&data_dir(a.data.data.as_deref()))?;
+    let eval = net.evaluator()?;
+    let t0 = std::time::Instant::now();
+    let float = eval.evaluate(genome, &data, a.images, a.calibration)?;
+    let range = match ni.range {
+        RangeArg::Mnsim => rnc::accuracy::nonideal_net::RangeRule::Mnsim,
+        RangeArg::Max => rnc::accuracy::nonideal_net::RangeRule::Max,
+    };
+    let runner = Runner::new(&eval, genome, &data, a.images, a.calibration, range)?;
+    let quantized = runner.quantized_accuracy();
+    let t1 = std::time::Instant::now();
+    let stats = runner.trials(&base_dev, &opts, ni.trials);
+    let per_trial = t1.elapsed().as_secs_f64() / ni.trials as f64;
+    let mut sweep_doc = Vec::new();
+    for (v, x, dev) in &points {
+        let s = runner.trials(dev, &opts, ni.trials);
+        if !a.json {
+            eprintln!(
+                "{} = {v}: {:.2}% ± {:.2}% (min {:.2}%, max {:.2}%)",
+                sweep.as_ref().map_or("", |s| s.0.as_str()),
+                100.0 * s.mean,
+                100.0 * s.std,
+                100.0 * s.min,
+                100.0 * s.max
+            );
+        }
+        sweep_doc.push(serde_json::json!({"value": v, "x": x, "device": dev, "nonideal": s}));
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let doc = serde_json::json!({
+        "genome": genome,
+        "images": runner.images(),
+        "calibration_images": a.calibration,
+        "weights": a.weights.display().to_string(),
+        "config": base_hw.source(),
+        "set": ni.hw.set,
+        "device": base_dev,
+        "options": opts,
+        "range": range,
+        "float_accuracy": float.accuracy,
+        "quantized_accuracy": quantized,
+        "nonideal": stats,
+        "seconds_per_trial": per_trial,
+        "sweep": sweep.as_ref().map(|(k, _)| serde_json::json!({"key": k, "points": sweep_doc})),
+        "seconds": secs,
+    });
+    if let Some(dir) = &ni.out {
+        rnc::error::write_atomic(
+            &dir.join("nonideal.json"),
+            serde_json::to_string_pretty(&doc)?.as_bytes(),
+        )?;
+        if let Some((key, _)) = &sweep {
+            let series = vec![rnc::plots::SweepSeries {
+                label: short_genome(&a.genome),
+                points: points
+                    .iter()
+                    .zip(&sweep_doc)
+                    .map(|((_, x, _), d)| {
+                        let m = d["nonideal"]["mean"].as_f64().unwrap_or(0.0);
+                        let s = d["nonideal"]["std"].as_f64().unwrap_or(0.0);
+                        (*x, m, s)
+                    })
+                    .collect(),
+                quantized: Some(quantized),
+            }];
+            rnc::plots::write_both(
+                dir,
+                "nonideal_sweep",
+                &rnc::plots::NonidealSweep { key, series: &series },
+            )?;
+        }
+    }
+    if a.json {
+        println!("{doc}");
+    } else {
+        println!(
+            "float accuracy      {:.2}% ({} test images; batch norm recalibrated on {} training images)",
+            100.0 * float.accuracy,
+            runner.images(),
+            a.calibration
+        );
+        println!("quantized (9-bit)   {:.2}%", 100.0 * quantized);
+        println!(
+            "non-ideal           {:.2}% ± {:.2}% (min {:.2}%, max {:.2}%; {} chips, seed {}; {:.1} s per chip)",
+            100.0 * stats.mean,
+            100.0 * stats.std,
+            100.0 * stats.min,
+            100.0 * stats.max,
+            ni.trials,
+            ni.seed,
+            per_trial
+        );
+        println!(
+            "device              {} levels ({} bit/cell), DAC {} bit, ADC {} bit ({:?}), {}x rows, DAC_Num {}, polarity {}, variation {}%, SAF {}%/{}% ({})",
+            base_dev.levels,
+            base_dev.cell_bits,
+            base_dev.dac_bits,
+            base_dev.adc_bits,
+            opts.adc,
+            base_dev.xbar_rows,
+            base_dev.dac_num,
+            base_dev.polarity,
+            base_dev.variation_pct,
+            base_dev.saf_pct[0],
+            base_dev.saf_pct[1],
+            base_hw.source()
+        );
+        if let Some(dir) = &ni.out {
+            println!("wrote {}", dir.display());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(feature = "train")]
+fn short_genome(arg: &str) -> String {
+    if arg.len() <= 24 {
+        arg.to_string()
+    } else {
+        "subnet".to_string()
+    }
 }
 
 #[cfg(feature = "train")]

@@ -32,6 +32,19 @@ pub struct DeviceParams {
     pub resistance: Vec<f64>,
     /// Load_Resistance after MNSIM's −1 default (√(R_first·R_last)).
     pub load_resistance: f64,
+    /// Device_Variation, percent of the resistance (NVM; 0 otherwise). Used by the
+    /// non-ideal accuracy model only.
+    pub variation_pct: f64,
+    /// Device_SAF (percent stuck at HRS, percent stuck at LRS) as written; checked only by the
+    /// non-ideal accuracy model, so a compile never fails on it.
+    pub saf_pct: Result<Vec<f64>, ConfigError>,
+}
+
+impl DeviceParams {
+    /// Non-volatile memory devices (RRAM) carry variation and stuck-at faults; others do not.
+    pub fn is_nvm(&self) -> bool {
+        self.device_type == "NVM"
+    }
 }
 
 /// Every value the model uses, after MNSIM's substitutions for 0 / −1 / ≤ 0 where they are
@@ -105,19 +118,20 @@ impl Params {
         let write_voltage = level_list(ini, "Write_Level", "Write_Voltage")?;
         let read_latency_ns = nonneg(ini, DEVICE, "Read_Latency")?;
         let write_latency_ns = nonneg(ini, DEVICE, "Write_Latency")?;
-        let (levels, resistance) = if nvm {
+        let (levels, resistance, variation_pct) = if nvm {
             let r = level_list(ini, "Device_Level", "Device_Resistance")?;
             let v = ini.get(DEVICE, "Device_Resistance")?;
             if r.iter().any(|&x| x <= 0.0) {
                 return Err(v.error("every resistance must be positive (Ω)"));
             }
-            ini.get(DEVICE, "Device_Variation")?.real()?;
-            (r.len() as i64, r)
+            let var = ini.get(DEVICE, "Device_Variation")?.real()?;
+            (r.len() as i64, r, var)
         } else {
             ini.get(DEVICE, "Read_Energy")?.real()?;
             ini.get(DEVICE, "Write_Energy")?.real()?;
-            (2, vec![crate::hardware::tables::SRAM_RESISTANCE; 2])
+            (2, vec![crate::hardware::tables::SRAM_RESISTANCE; 2], 0.0)
         };
+        let saf_pct = ini.get(DEVICE, "Device_SAF").and_then(|v| v.real_list());
         // ---- Crossbar level
         let xs = ini.get(CROSSBAR, "Xbar_Size")?;
         let sizes = xs.int_list()?;
@@ -263,6 +277,8 @@ impl Params {
                 levels,
                 resistance,
                 load_resistance,
+                variation_pct,
+                saf_pct,
             },
             xbar_rows,
             xbar_cols,
