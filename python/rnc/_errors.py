@@ -1,0 +1,60 @@
+"""The exceptions rnc raises. Every one is an :class:`rnc.Error`, and also the built-in
+exception that fits, so ``except ValueError`` and ``except OSError`` work as usual."""
+
+from typing import Optional
+
+
+class Error(Exception):
+    """Base class of every error rnc raises."""
+
+
+class OptionsError(Error, ValueError):
+    """A bad option (keyword argument); ``.option`` names it (the CLI's flag name,
+    underscored), e.g. ``"crossbars"``."""
+
+    def __init__(self, message: str, option: Optional[str] = None):
+        super().__init__(message)
+        self.option = option
+
+
+class NetworkError(Error, ValueError):
+    """A model, genome or ONNX file that rnc cannot read or map."""
+
+
+class ConfigError(Error, ValueError):
+    """A hardware configuration (SimConfig.ini or an override) that is invalid."""
+
+
+class DoesNotFitError(Error, ValueError):
+    """The network does not fit the crossbar budget. ``.least_crossbars`` is the least budget
+    that rnc found to fit, when it knows one (``crossbars=None, find_solution=True`` finds it)."""
+
+    def __init__(self, message: str, least_crossbars: Optional[int] = None):
+        super().__init__(message)
+        self.least_crossbars = least_crossbars
+
+
+class FileError(Error, OSError):
+    """A file or folder that cannot be read or written; ``.filename`` names it."""
+
+    def __init__(self, message: str, filename: Optional[str] = None):
+        super().__init__(message)
+        self.filename = filename
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class InternalError(Error, RuntimeError):
+    """A defect in rnc itself (please report it), not a problem with the input."""
+
+
+__all__ = [
+    "Error",
+    "OptionsError",
+    "NetworkError",
+    "ConfigError",
+    "DoesNotFitError",
+    "FileError",
+    "InternalError",
+]
