@@ -21,6 +21,7 @@ if ! "$PY" -c "import torch, torchvision, venv, ensurepip" 2>/dev/null; then
     fi
 fi
 
+export PATH="$VENV/bin:$PATH"   # the maturin build backend runs `maturin` from PATH
 if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv --system-site-packages "$VENV"
 fi

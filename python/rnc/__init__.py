@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _rnc
 from ._errors import (
+    CancelledError,
     ConfigError,
     DoesNotFitError,
     Error,
@@ -47,6 +48,7 @@ __all__ = [
     "ConfigError",
     "DoesNotFitError",
     "FileError",
+    "CancelledError",
     "InternalError",
     "__version__",
 ]

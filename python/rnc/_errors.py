@@ -45,6 +45,11 @@ class FileError(Error, OSError):
         return str(self.args[0]) if self.args else ""
 
 
+class CancelledError(Error):
+    """The ``progress`` callback of :func:`rnc.compile` returned False. (Ctrl-C raises
+    ``KeyboardInterrupt`` as usual.)"""
+
+
 class InternalError(Error, RuntimeError):
     """A defect in rnc itself (please report it), not a problem with the input."""
 
@@ -56,5 +61,6 @@ __all__ = [
     "ConfigError",
     "DoesNotFitError",
     "FileError",
+    "CancelledError",
     "InternalError",
 ]
