@@ -13,7 +13,8 @@ use serde::Serialize;
 pub type TileLatency<'a> = &'a (dyn Fn(usize, usize) -> f64 + Sync);
 
 /// How hard the optimizer tries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Effort {
     /// A few milliseconds: used inside the search.
@@ -24,6 +25,15 @@ pub enum Effort {
     /// Up to a minute or two: more periods, orders and depth splits, and a 100× longer local
     /// search.
     Max,
+}
+
+/// Genetic-search generations of the packer at each effort.
+pub fn pack_generations(e: Effort) -> usize {
+    match e {
+        Effort::Fast => 0,
+        Effort::Default => 40,
+        Effort::Max => 200,
+    }
 }
 
 /// Everything that determines a compilation.

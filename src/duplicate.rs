@@ -8,7 +8,8 @@ use crate::partition::Partition;
 use serde::Serialize;
 
 /// Which duplication to run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum DuplicateMode {
     /// One copy of every layer.

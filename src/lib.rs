@@ -5,6 +5,7 @@
 //! with the hardware model feeding per-tile latencies. See `ARCHITECTURE.md`.
 
 pub mod accuracy;
+pub mod api;
 pub mod compile;
 pub mod duplicate;
 pub mod error;
@@ -23,3 +24,7 @@ pub mod rng;
 pub mod search;
 pub mod simulate;
 pub mod timeline;
+
+pub use api::{
+    Budget, Compilation, CompileOptions, DepthSplit, Effort, Error, Target, compile, compile_with,
+};

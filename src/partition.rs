@@ -56,7 +56,8 @@ impl FromStr for Crossbar {
 }
 
 /// How a depthwise convolution is laid out on a crossbar.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum DepthwiseMapping {
     /// The reference's layout: all kernels share kh·kw rows, one channel per activation.

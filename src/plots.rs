@@ -410,6 +410,32 @@ pub fn write_both<P: Picture>(dir: &Path, name: &str, p: &P) -> anyhow::Result<(
     Ok(())
 }
 
+/// Draws the pictures of a compile folder from its files (occupancy, periods, and the Gantt
+/// chart when `trace.csv` is there): what `rnc report` shows.
+pub fn write_compile_pictures(dir: &Path) -> anyhow::Result<()> {
+    let d = CompileData::load(dir)?;
+    write_both(dir, "occupancy", &Occupancy { data: &d })?;
+    write_both(dir, "periods", &Periods { data: &d })?;
+    if let Some(tr) = &d.trace {
+        let samples = tr
+            .iter()
+            .map(|e| e.sample + 1)
+            .max()
+            .unwrap_or(0)
+            .min(crate::html::GANTT_SAMPLES);
+        write_both(
+            dir,
+            "gantt",
+            &Gantt {
+                data: &d,
+                trace: tr,
+                samples,
+            },
+        )?;
+    }
+    Ok(())
+}
+
 /// Distinct colour of layer `i`: hues spaced by the golden angle so neighbours differ.
 pub fn layer_color(i: usize) -> RGBColor {
     let h = (i as f64 * 0.618_033_988_75).fract();

@@ -1,11 +1,10 @@
 use super::{HwArgs, InputArgs, ModelArgs, PartitionArgs};
-use anyhow::Context;
 use clap::{Args, ValueEnum};
-use rnc::compile::{CompileOptions, Effort, baseline, compile};
 use rnc::duplicate::DuplicateMode;
 use rnc::error::write_atomic;
 use rnc::network::Schedule;
-use rnc::pack::{PackOptions, Packer, Rules};
+use rnc::pack::Packer;
+use rnc::{Budget, CompileOptions, DepthSplit, Effort, Target};
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -93,202 +92,145 @@ pub struct CompileArgs {
     pub json: bool,
 }
 
-/// Upper limits that keep a run bounded in memory and time.
-const MAX_CROSSBARS: usize = 1_000_000;
-const MAX_SAMPLES: usize = 1_000_000;
-
 pub fn run(a: CompileArgs) -> anyhow::Result<()> {
     let hw = a.hw.load()?;
-    let popts = a.partition.options(hw.crossbar())?;
-    if popts.xbar != hw.crossbar() {
-        anyhow::bail!(
-            "--xbar {} differs from the hardware configuration's Xbar_Size {}; drop --xbar or change the \
-             configuration (--set Xbar_Size={},{})",
-            popts.xbar,
-            hw.crossbar(),
-            popts.xbar.rows,
-            popts.xbar.cols
-        );
-    }
-    if a.input_bits == 0 || a.input_bits > 32 {
-        anyhow::bail!("--input-bits must be between 1 and 32 (got {})", a.input_bits);
-    }
-    if a.same_layer_diagonal && a.layer_threshold >= 0 {
-        anyhow::bail!(
-            "--same-layer-diagonal needs --layer-threshold -1: with threshold {} tiles of one layer never share a crossbar",
-            a.layer_threshold
-        );
-    }
-    if let Some(m) = a.refine_moves {
-        if a.duplicate != DuplicateMode::Auto {
-            anyhow::bail!("--refine-moves applies to --duplicate auto (the local search runs only there)");
-        }
-        if a.effort == Effort::Fast {
-            anyhow::bail!("--refine-moves needs --effort default or max (fast effort runs no local search)");
-        }
-        if m == 0 {
-            anyhow::bail!("--refine-moves must be at least 1 (got 0)");
-        }
-    }
+    let target = Target::new(hw, a.input_bits).map_err(flag_error)?;
+    let opts = options(&a)?;
+    // The network is read after the options are checked, so a bad flag fails fast.
+    opts.validate(&target).map_err(flag_error)?;
     let net = a.model.load(&a.input)?;
-    if a.samples == 0 || a.samples > MAX_SAMPLES {
-        anyhow::bail!(
-            "--samples must be between 1 and {MAX_SAMPLES} (got {})",
-            a.samples
-        );
-    }
-    let bits = a.input_bits;
-    let tau_fn = |r: usize, c: usize| hw.latency_ns(r, c, bits);
-    let tau: rnc::compile::TileLatency = &tau_fn;
-    let base = baseline(&net, popts.xbar, tau, a.samples, a.schedule)?;
-    let mk = |budget: usize| CompileOptions {
-        partition: popts,
-        budget,
-        find_solution: a.find_solution,
-        duplicate: a.duplicate,
-        pack: PackOptions {
-            packer: a.packer,
-            rules: Rules {
-                layer_threshold: a.layer_threshold,
-                max_load: a.max_load,
-                period_ns: None,
-                exclusive_ns: None,
-                window: None,
-                diagonal: a.same_layer_diagonal,
-            },
-            budget: None,
-            seed: a.seed,
-            generations: match a.effort {
-                Effort::Fast => 0,
-                Effort::Default => 40,
-                Effort::Max => 200,
-            },
-        },
-        samples: a.samples,
-        schedule: a.schedule,
-        effort: a.effort,
-        min_efficiency: a.min_efficiency,
-        refine_moves: a.refine_moves,
-    };
     if !a.budget_sweep.is_empty() {
-        println!(
-            "{:>6} {:>8} {:>6} {:>6} {:>8} {:>9} {:>12} {:>12} {:>8} {:>6}",
-            "factor",
-            "budget",
-            "used",
-            "bound",
-            "util",
-            "util_max",
-            "latency_ms",
-            "ideal_ms",
-            "speedup",
-            "eff"
-        );
-        let spin = spinner(a.effort);
-        for (n, &f) in a.budget_sweep.iter().enumerate() {
-            if !(f > 0.0 && f.is_finite()) {
-                anyhow::bail!("--budget-sweep: {f} is not a positive factor");
-            }
-            let budget = (f * base.crossbars as f64).round() as usize;
-            spin.set_prefix(format!("factor {f} ({} of {}): ", n + 1, a.budget_sweep.len()));
-            let result = compile_split(&net, tau, &mk(budget), a.partition.depth_split_auto(), &spin);
-            spin.suspend(|| match result {
-                Ok(c) => {
-                    let s = rnc::report::summary(&net, &c, &base, None);
-                    println!(
-                        "{:>6.2} {:>8} {:>6} {:>6} {:>7.1}% {:>8.1}% {:>12.4} {:>12.4} {:>8.2} {:>6.2}",
-                        f,
-                        budget,
-                        s.crossbars_used,
-                        s.lower_bound,
-                        100.0 * s.utilization_of_budget,
-                        100.0 * s.utilization_bound.unwrap_or(0.0),
-                        s.latency_ns / 1e6,
-                        s.ideal_latency_ns / 1e6,
-                        s.speedup,
-                        s.contention_efficiency
-                    );
-                }
-                Err(e) => println!("{f:>6.2} {budget:>8}  does not fit: {e}"),
-            });
-        }
-        spin.finish_and_clear();
-        return Ok(());
+        return budget_sweep(&a, &net, &target, opts);
     }
-    let budget = match (a.crossbars, a.find_solution) {
-        (Some(n), _) if n == 0 || n > MAX_CROSSBARS => {
-            anyhow::bail!("--crossbars must be between 1 and {MAX_CROSSBARS} (got {n})")
-        }
-        (Some(n), _) => n,
-        (None, true) => 0,
-        (None, false) => anyhow::bail!("give --crossbars N (or --find-solution, or --budget-sweep F,F,...)"),
-    };
     let spin = spinner(a.effort);
-    let c = compile_split(&net, tau, &mk(budget), a.partition.depth_split_auto(), &spin);
+    let hook = |msg: &str| {
+        spin.set_message(msg.to_string());
+        true
+    };
+    let c = rnc::compile_with(&net, &target, &opts, &hook);
     spin.finish_and_clear();
-    let c = c?;
-    let energy = rnc::report::energy_per_inference_nj(&c, &hw, bits);
-    let s = rnc::report::summary(&net, &c, &base, energy);
-    let summary_json = serde_json::to_string_pretty(&s)?;
+    let c = c.map_err(flag_error)?;
     if let Some(dir) = &a.out {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create --out folder {}", dir.display()))?;
-        write_atomic(&dir.join("summary.json"), summary_json.as_bytes())?;
-        write_atomic(&dir.join("pack.csv"), &rnc::report::pack_csv(&c)?)?;
-        let pj = serde_json::to_string_pretty(&rnc::report::partition_json(&net, &c))?;
-        write_atomic(&dir.join("partition.json"), pj.as_bytes())?;
-        if a.plots {
-            let preds = net.predecessors(a.schedule);
-            let sim = rnc::compile::run_sim(&c.items, &c.packing, &c.layer_time_ns, &preds, a.samples, true)?;
-            let lc = c.packing.layer_crossbars(&c.items, c.layer_time_ns.len());
-            write_atomic(
-                &dir.join("trace.csv"),
-                &rnc::report::trace_csv(&net, &sim.trace, &lc)?,
-            )?;
-            write_compile_plots(dir)?;
-        }
+        c.save(dir, a.plots).map_err(flag_error)?;
     }
     if let Some(path) = &a.trace {
-        let preds = net.predecessors(a.schedule);
-        let sim = rnc::compile::run_sim(&c.items, &c.packing, &c.layer_time_ns, &preds, a.samples, true)?;
-        let lc = c.packing.layer_crossbars(&c.items, c.layer_time_ns.len());
         let bytes = match a.trace_format {
-            TraceFormat::Csv => rnc::report::trace_csv(&net, &sim.trace, &lc)?,
-            TraceFormat::Chrome => rnc::report::trace_chrome(&net, &sim.trace, &lc)?,
-        };
+            TraceFormat::Csv => c.trace_csv(),
+            TraceFormat::Chrome => c.trace_chrome(),
+        }
+        .map_err(flag_error)?;
         write_atomic(path, &bytes)?;
     }
     if a.json {
-        println!("{summary_json}");
+        println!("{}", c.summary_json());
     } else {
-        print!("{}", rnc::report::summary_text(&s));
+        print!("{}", rnc::report::summary_text(c.summary()));
     }
     Ok(())
 }
 
-/// Draws the pictures of a compile folder from its files (what `rnc report` shows).
-fn write_compile_plots(dir: &std::path::Path) -> anyhow::Result<()> {
-    use rnc::plots::{CompileData, Gantt, Occupancy, Periods, write_both};
-    let d = CompileData::load(dir)?;
-    write_both(dir, "occupancy", &Occupancy { data: &d })?;
-    write_both(dir, "periods", &Periods { data: &d })?;
-    if let Some(tr) = &d.trace {
-        let samples = tr
-            .iter()
-            .map(|e| e.sample + 1)
-            .max()
-            .unwrap_or(0)
-            .min(rnc::html::GANTT_SAMPLES);
-        write_both(
-            dir,
-            "gantt",
-            &Gantt {
-                data: &d,
-                trace: tr,
-                samples,
-            },
-        )?;
+/// The library's options from the flags (a sweep sets the budget per row).
+fn options(a: &CompileArgs) -> anyhow::Result<CompileOptions> {
+    let mut o = CompileOptions::default();
+    o.budget = match (a.crossbars, a.find_solution) {
+        (Some(n), _) => Budget::Crossbars(n),
+        (None, true) => Budget::Least,
+        (None, false) if !a.budget_sweep.is_empty() => Budget::Crossbars(1),
+        (None, false) => anyhow::bail!("give --crossbars N (or --find-solution, or --budget-sweep F,F,...)"),
+    };
+    if let Some(x) = &a.partition.xbar {
+        o.xbar = Some(x.parse().map_err(|e: String| anyhow::anyhow!("--xbar: {e}"))?);
     }
+    o.depth_split = if a.partition.depth_split_auto() {
+        DepthSplit::Auto
+    } else {
+        match a.partition.depth_split.trim().parse::<usize>() {
+            Ok(d) => DepthSplit::Fixed(d),
+            Err(_) => anyhow::bail!(
+                "--depth-split '{}' is not a whole number ≥ 1 or 'auto'",
+                a.partition.depth_split
+            ),
+        }
+    };
+    o.depthwise = a.partition.depthwise;
+    o.duplicate = a.duplicate;
+    o.packer = a.packer;
+    o.layer_threshold = a.layer_threshold;
+    o.max_load = a.max_load;
+    o.same_layer_diagonal = a.same_layer_diagonal;
+    o.seed = a.seed;
+    o.samples = a.samples;
+    o.schedule = a.schedule;
+    o.effort = a.effort;
+    o.min_efficiency = a.min_efficiency;
+    o.refine_moves = a.refine_moves;
+    Ok(o)
+}
+
+/// A library error in the CLI's words: option keys become flags; rnc's own failures keep
+/// exit code 1.
+pub fn flag_error(e: rnc::Error) -> anyhow::Error {
+    let text = e.render(&|k| match k {
+        "options" => "options".to_string(),
+        k => format!("--{}", k.replace('_', "-")),
+    });
+    if e.is_user_error() {
+        anyhow::anyhow!(text)
+    } else {
+        rnc::error::Internal(text.trim_start_matches("internal error: ").to_string()).into()
+    }
+}
+
+/// `--budget-sweep`: one row per budget factor of the ISAAC-like footprint.
+fn budget_sweep(
+    a: &CompileArgs,
+    net: &rnc::network::Network,
+    target: &Target,
+    opts: CompileOptions,
+) -> anyhow::Result<()> {
+    for &f in &a.budget_sweep {
+        if !(f > 0.0 && f.is_finite()) {
+            anyhow::bail!("--budget-sweep: {f} is not a positive factor");
+        }
+    }
+    let tau_fn = |r: usize, c: usize| target.tau_ns(r, c);
+    let base = rnc::compile::baseline(net, target.crossbar(), &tau_fn, opts.samples, opts.schedule)?;
+    println!(
+        "{:>6} {:>8} {:>6} {:>6} {:>8} {:>9} {:>12} {:>12} {:>8} {:>6}",
+        "factor", "budget", "used", "bound", "util", "util_max", "latency_ms", "ideal_ms", "speedup", "eff"
+    );
+    let spin = spinner(a.effort);
+    for (n, &f) in a.budget_sweep.iter().enumerate() {
+        let budget = (f * base.crossbars as f64).round() as usize;
+        spin.set_prefix(format!("factor {f} ({} of {}): ", n + 1, a.budget_sweep.len()));
+        let mut o = opts;
+        o.budget = Budget::Crossbars(budget);
+        let hook = |msg: &str| {
+            spin.set_message(msg.to_string());
+            true
+        };
+        let result = rnc::compile_with(net, target, &o, &hook);
+        spin.suspend(|| match result {
+            Ok(c) => {
+                let s = c.summary();
+                println!(
+                    "{:>6.2} {:>8} {:>6} {:>6} {:>7.1}% {:>8.1}% {:>12.4} {:>12.4} {:>8.2} {:>6.2}",
+                    f,
+                    budget,
+                    s.crossbars_used,
+                    s.lower_bound,
+                    100.0 * s.utilization_of_budget,
+                    100.0 * s.utilization_bound.unwrap_or(0.0),
+                    s.latency_ns / 1e6,
+                    s.ideal_latency_ns / 1e6,
+                    s.speedup,
+                    s.contention_efficiency
+                );
+            }
+            Err(e) => println!("{f:>6.2} {budget:>8}  does not fit: {}", flag_error(e)),
+        });
+    }
+    spin.finish_and_clear();
     Ok(())
 }
 
@@ -305,44 +247,6 @@ fn spinner(effort: Effort) -> indicatif::ProgressBar {
     bar.set_message(format!("mapping at {effort:?} effort").to_lowercase());
     bar.enable_steady_tick(std::time::Duration::from_millis(150));
     bar
-}
-
-/// Compiles with the given D, or with each candidate D when `auto`, keeping the lowest
-/// simulated latency (ties: the smaller D).
-fn compile_split(
-    net: &rnc::network::Network,
-    tau: rnc::compile::TileLatency,
-    opts: &CompileOptions,
-    auto: bool,
-    spin: &indicatif::ProgressBar,
-) -> anyhow::Result<rnc::compile::Compiled> {
-    if !auto {
-        return compile(net, tau, opts);
-    }
-    // The same ranking as inside one compile: fastest at or above the efficiency floor, else
-    // the most efficient.
-    let key = |c: &rnc::compile::Compiled| rnc::refine::rank(&c.sim, opts.min_efficiency);
-    let mut best: Option<rnc::compile::Compiled> = None;
-    let mut last_err = None;
-    const SPLITS: [usize; 6] = [1, 2, 4, 8, 16, 32];
-    for (n, d) in SPLITS.into_iter().enumerate() {
-        spin.set_message(format!("depth split {d} ({} of {})", n + 1, SPLITS.len()));
-        let mut o = *opts;
-        o.partition.depth_split = d;
-        match compile(net, tau, &o) {
-            Ok(c) => {
-                if best.as_ref().is_none_or(|b| key(&c) < key(b)) {
-                    best = Some(c);
-                }
-            }
-            Err(e) => last_err = Some(e),
-        }
-    }
-    match (best, last_err) {
-        (Some(c), _) => Ok(c),
-        (None, Some(e)) => Err(e),
-        (None, None) => anyhow::bail!("no depth split was tried"),
-    }
 }
 
 fn efficiency_arg(s: &str) -> Result<f64, String> {

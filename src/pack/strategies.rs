@@ -11,7 +11,8 @@ use serde::Serialize;
 pub type Choice<S> = Option<(S, usize, usize, usize)>;
 
 /// Which placement strategy to use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Packer {
     /// The reference's: one seeded random order, first opened crossbar with a fitting empty
