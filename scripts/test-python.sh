@@ -11,12 +11,12 @@ TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
 VENV="${RNC_VENV:-$TARGET/py-venv}"
 
 # Debian's CPU builds of PyTorch for the from_torch tests, and venv support.
-if ! "$PY" -c "import torch, torchvision, venv, ensurepip" 2>/dev/null; then
+if ! "$PY" -c "import torch, torchvision, pandas, venv, ensurepip" 2>/dev/null; then
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv python3-torch python3-torchvision >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv python3-torch python3-torchvision python3-pandas >/dev/null
     else
-        echo "missing python3-torch/python3-torchvision/python3-venv: run 'sudo apt-get install -y python3-venv python3-torch python3-torchvision'" >&2
+        echo "missing python3-torch/python3-torchvision/python3-pandas/python3-venv: run 'sudo apt-get install -y python3-venv python3-torch python3-torchvision python3-pandas'" >&2
         exit 1
     fi
 fi

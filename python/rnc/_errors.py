@@ -26,8 +26,9 @@ class ConfigError(Error, ValueError):
 
 
 class DoesNotFitError(Error, ValueError):
-    """The network does not fit the crossbar budget. ``.least_crossbars`` is the least budget
-    that rnc found to fit, when it knows one (``crossbars=None, find_solution=True`` finds it)."""
+    """The network does not fit the crossbar budget. ``.least_crossbars`` is a proven lower
+    bound on the crossbars it needs, when known (``find_solution=True`` finds a budget that
+    fits)."""
 
     def __init__(self, message: str, least_crossbars: Optional[int] = None):
         super().__init__(message)
