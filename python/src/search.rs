@@ -11,13 +11,6 @@ use std::sync::Mutex;
 /// A search error: a file problem names the file (FileError), anything else is the caller's
 /// settings or answers (SearchError), or rnc's own failure (InternalError).
 fn search_error(py: Python<'_>, e: anyhow::Error) -> PyErr {
-    if let Some(pending) = e.downcast_ref::<Pending>() {
-        if let Ok(mut slot) = pending.0.lock()
-            && let Some(err) = slot.take()
-        {
-            return err;
-        }
-    }
     let text = format!("{e:#}");
     if e.chain()
         .any(|c| c.downcast_ref::<rnc::error::Internal>().is_some())
@@ -30,8 +23,8 @@ fn search_error(py: Python<'_>, e: anyhow::Error) -> PyErr {
     raise(py, "SearchError", (text,))
 }
 
-/// A Python exception raised inside the user's build function, carried through the library's
-/// anyhow error so that the caller sees the original exception.
+/// Holds a Python exception raised inside the user's build function, so the caller sees the
+/// original exception; as an error it only marks the library's error chain.
 #[derive(Debug)]
 struct Pending(Mutex<Option<PyErr>>);
 
