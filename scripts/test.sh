@@ -25,6 +25,8 @@ fi
 cargo test --release --all-targets
 # The supernet (burn) is behind the `train` feature.
 cargo test --release --all-targets --features train
+# The Python package: venv on /usr/bin/python3 (+ Debian's torch), wheel via maturin, pytest.
+scripts/test-python.sh
 # Coverage-guided fuzzing: every target 20 s on its committed corpus (nightly + cargo-fuzz;
 # without them the script replays the corpora, which cargo test above already did).
 scripts/fuzz-smoke.sh 20
