@@ -7,9 +7,11 @@
 //! let net = zoo::build("squeezenet1_1", 64, 10).unwrap();
 //! let mut opts = CompileOptions::default();
 //! opts.budget = rnc::Budget::Crossbars(64);
+//! opts.duplicate = rnc::duplicate::DuplicateMode::Auto;
 //! opts.effort = rnc::Effort::Fast;
 //! let c = rnc::compile(&net, &Target::default_hardware(), &opts).unwrap();
-//! assert!(c.summary().speedup > 1.0);
+//! assert!(c.summary().speedup > 2.0);
+//! assert!(c.summary().crossbars_used <= 64);
 //! ```
 
 use crate::compile::{self as pipeline, Baseline, Compiled};
@@ -195,6 +197,51 @@ pub enum DepthSplit {
     Auto,
 }
 
+/// Contention rules, named (SPEC §15). The individual options override a preset's values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum RulePreset {
+    /// What the hardware requires and nothing more: tiles of different layers share crossbars
+    /// freely (the simulator charges the contention); one layer's tiles share a crossbar only
+    /// on a block diagonal, so one activation drives them together.
+    #[default]
+    Physical,
+    /// Every crossbar holds one layer.
+    Exclusive,
+    /// The paper's heuristics: layer threshold 1, at most 6 tiles per crossbar.
+    Reference,
+}
+
+impl RulePreset {
+    /// (layer threshold, max load, same-layer block diagonal).
+    pub fn values(self) -> (i64, usize, bool) {
+        match self {
+            RulePreset::Physical => (-1, 0, true),
+            RulePreset::Exclusive => (0, 0, false),
+            RulePreset::Reference => (1, 6, false),
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            RulePreset::Physical => "physical",
+            RulePreset::Exclusive => "exclusive",
+            RulePreset::Reference => "reference",
+        }
+    }
+}
+
+/// How depthwise layers are laid out; `Auto` picks the faster mapping per network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum Depthwise {
+    Serial,
+    Diagonal,
+    #[default]
+    Auto,
+}
+
 /// Every choice of a compile. Serialised with the CLI's flag names (underscored) as keys, so
 /// the same JSON object configures the CLI, the library and the Python binding. `Default` is
 /// the CLI's defaults; `budget` has no default (`Crossbars(0)` fails validation).
@@ -206,16 +253,19 @@ pub struct CompileOptions {
     /// Crossbar size; None = the target's. Must equal the target's when given.
     pub xbar: Option<Crossbar>,
     pub depth_split: DepthSplit,
-    pub depthwise: DepthwiseMapping,
+    pub depthwise: Depthwise,
+    /// Duplication; with `Budget::Least` there is none (auto becomes none).
     pub duplicate: DuplicateMode,
     pub packer: Packer,
+    /// The contention rules; the three options below override its values when set.
+    pub rules: RulePreset,
     /// A crossbar never holds layers whose indices differ by ≤ this (negative = off).
-    pub layer_threshold: i64,
+    pub layer_threshold: Option<i64>,
     /// At most this many tiles per crossbar (0 = off).
-    pub max_load: usize,
+    pub max_load: Option<usize>,
     /// With a negative layer threshold: one layer's tiles share a crossbar only on a block
     /// diagonal.
-    pub same_layer_diagonal: bool,
+    pub same_layer_diagonal: Option<bool>,
     pub seed: u64,
     pub samples: usize,
     pub schedule: Schedule,
@@ -232,13 +282,14 @@ impl Default for CompileOptions {
         CompileOptions {
             budget: Budget::Crossbars(0),
             xbar: None,
-            depth_split: DepthSplit::Fixed(1),
-            depthwise: DepthwiseMapping::Serial,
-            duplicate: DuplicateMode::None,
+            depth_split: DepthSplit::Auto,
+            depthwise: Depthwise::Auto,
+            duplicate: DuplicateMode::Auto,
             packer: Packer::Search,
-            layer_threshold: 1,
-            max_load: 6,
-            same_layer_diagonal: false,
+            rules: RulePreset::Physical,
+            layer_threshold: None,
+            max_load: None,
+            same_layer_diagonal: None,
             seed: 1,
             samples: 8,
             schedule: Schedule::Dag,
@@ -257,12 +308,13 @@ struct OptionKeys {
     find_solution: bool,
     xbar: Option<String>,
     depth_split: serde_json::Value,
-    depthwise: DepthwiseMapping,
+    depthwise: Depthwise,
     duplicate: DuplicateMode,
     packer: Packer,
-    layer_threshold: i64,
-    max_load: usize,
-    same_layer_diagonal: bool,
+    rules: RulePreset,
+    layer_threshold: Option<i64>,
+    max_load: Option<usize>,
+    same_layer_diagonal: Option<bool>,
     seed: u64,
     samples: usize,
     schedule: Schedule,
@@ -296,6 +348,7 @@ impl From<CompileOptions> for OptionKeys {
             depthwise: o.depthwise,
             duplicate: o.duplicate,
             packer: o.packer,
+            rules: o.rules,
             layer_threshold: o.layer_threshold,
             max_load: o.max_load,
             same_layer_diagonal: o.same_layer_diagonal,
@@ -334,6 +387,7 @@ impl TryFrom<OptionKeys> for CompileOptions {
             depthwise: k.depthwise,
             duplicate: k.duplicate,
             packer: k.packer,
+            rules: k.rules,
             layer_threshold: k.layer_threshold,
             max_load: k.max_load,
             same_layer_diagonal: k.same_layer_diagonal,
@@ -372,7 +426,7 @@ fn depth_split_value(v: &serde_json::Value) -> Result<DepthSplit, Error> {
 }
 
 /// The option keys [`CompileOptions`] reads from JSON.
-pub const OPTION_KEYS: [&str; 16] = [
+pub const OPTION_KEYS: [&str; 17] = [
     "crossbars",
     "find_solution",
     "xbar",
@@ -380,6 +434,7 @@ pub const OPTION_KEYS: [&str; 16] = [
     "depthwise",
     "duplicate",
     "packer",
+    "rules",
     "layer_threshold",
     "max_load",
     "same_layer_diagonal",
@@ -443,7 +498,7 @@ impl CompileOptions {
                     format!("must be between 1 and {MAX_CROSSBARS} (got {n})"),
                 ));
             }
-            Budget::Least if self.duplicate != DuplicateMode::None => {
+            Budget::Least if !matches!(self.duplicate, DuplicateMode::None | DuplicateMode::Auto) => {
                 // Copies are sized to fill a budget; "as few crossbars as possible" has none.
                 return Err(Error::option(
                     "find_solution",
@@ -456,17 +511,18 @@ impl CompileOptions {
         if let DepthSplit::Fixed(0) = self.depth_split {
             return Err(Error::option("depth_split", "must be at least 1 (got 0)"));
         }
-        if self.same_layer_diagonal && self.layer_threshold >= 0 {
+        let rules = self.effective_rules();
+        if self.same_layer_diagonal == Some(true) && rules.layer_threshold >= 0 {
             return Err(Error::option(
                 "same_layer_diagonal",
                 format!(
                     "needs `layer_threshold` -1: with threshold {} tiles of one layer never share a crossbar",
-                    self.layer_threshold
+                    rules.layer_threshold
                 ),
             ));
         }
         if let Some(m) = self.refine_moves {
-            if self.duplicate != DuplicateMode::Auto {
+            if self.duplication() != DuplicateMode::Auto {
                 return Err(Error::option(
                     "refine_moves",
                     "applies to `duplicate` auto (the local search runs only there)",
@@ -500,8 +556,37 @@ impl CompileOptions {
         Ok(())
     }
 
-    /// The pipeline's options at one depth split (budget 0 for `Least`).
-    fn pipeline(&self, target: &Target, depth_split: usize) -> pipeline::CompileOptions {
+    /// The rules in force: the preset's values, overridden by the options given.
+    pub fn effective_rules(&self) -> Rules {
+        let (t, m, d) = self.rules.values();
+        let layer_threshold = self.layer_threshold.unwrap_or(t);
+        Rules {
+            layer_threshold,
+            max_load: self.max_load.unwrap_or(m),
+            period_ns: None,
+            exclusive_ns: None,
+            window: None,
+            // The block diagonal only matters where one layer's tiles may share a crossbar.
+            diagonal: self.same_layer_diagonal.unwrap_or(d) && layer_threshold < 0,
+        }
+    }
+
+    /// The duplication in force: none without a budget.
+    pub fn duplication(&self) -> DuplicateMode {
+        match self.budget {
+            Budget::Least => DuplicateMode::None,
+            Budget::Crossbars(_) => self.duplicate,
+        }
+    }
+
+    /// The pipeline's options at one depthwise mapping and depth split (budget 0 for `Least`).
+    fn pipeline(
+        &self,
+        target: &Target,
+        depthwise: DepthwiseMapping,
+        depth_split: usize,
+        effort: Effort,
+    ) -> pipeline::CompileOptions {
         let (budget, find_solution) = match self.budget {
             Budget::Crossbars(n) => (n, false),
             Budget::Least => (0, true),
@@ -510,31 +595,28 @@ impl CompileOptions {
             partition: PartitionOptions {
                 xbar: target.crossbar(),
                 depth_split,
-                depthwise: self.depthwise,
+                depthwise,
                 bit_slices: 1,
             },
             budget,
             find_solution,
-            duplicate: self.duplicate,
+            duplicate: self.duplication(),
             pack: PackOptions {
                 packer: self.packer,
-                rules: Rules {
-                    layer_threshold: self.layer_threshold,
-                    max_load: self.max_load,
-                    period_ns: None,
-                    exclusive_ns: None,
-                    window: None,
-                    diagonal: self.same_layer_diagonal,
-                },
+                rules: self.effective_rules(),
                 budget: None,
                 seed: self.seed,
-                generations: pipeline::pack_generations(self.effort),
+                generations: pipeline::pack_generations(effort),
             },
             samples: self.samples,
             schedule: self.schedule,
-            effort: self.effort,
+            effort,
             min_efficiency: self.min_efficiency,
-            refine_moves: self.refine_moves,
+            refine_moves: if effort == self.effort {
+                self.refine_moves
+            } else {
+                None
+            },
         }
     }
 }
@@ -653,17 +735,10 @@ pub fn compile_with(
     let tau: pipeline::TileLatency = &tau_fn;
     let baseline = pipeline::baseline(net, target.crossbar(), tau, opts.samples, opts.schedule)
         .map_err(Error::from_pipeline)?;
-    let compiled = match opts.depth_split {
-        DepthSplit::Fixed(d) => {
-            if !progress(&format!("mapping at {} effort", effort_name(opts.effort))) {
-                return Err(Error::Cancelled);
-            }
-            pipeline::compile(net, tau, &opts.pipeline(target, d)).map_err(Error::from_pipeline)?
-        }
-        DepthSplit::Auto => best_depth_split(net, tau, opts, target, progress)?,
-    };
+    let compiled = best_layout(net, tau, opts, target, progress)?;
     let energy = crate::report::energy_per_inference_nj(&compiled, hw, bits);
-    let summary = crate::report::summary(net, &compiled, &baseline, energy);
+    let mut summary = crate::report::summary(net, &compiled, &baseline, energy);
+    summary.rules = Some(opts.rules.name());
     Ok(Compilation {
         network: net.clone(),
         target: target.clone(),
@@ -684,28 +759,98 @@ fn effort_name(e: Effort) -> &'static str {
 /// The depth splits `DepthSplit::Auto` tries.
 pub const AUTO_DEPTH_SPLITS: [usize; 6] = [1, 2, 4, 8, 16, 32];
 
-/// Compiles at each depth split and keeps the lowest simulated latency (ties: the smaller D),
-/// ranked as inside one compile: fastest at or above the efficiency floor, else the most
-/// efficient.
-fn best_depth_split(
+/// Layouts (depthwise mapping, depth split) that `Auto` maps at the chosen effort, per
+/// depthwise mapping, after ranking every layout at fast effort.
+const AUTO_FINALISTS: usize = 2;
+
+/// The (depthwise mapping, depth split) pairs the options allow for `net`. Both only change
+/// depthwise layers: without them one layout stands for all.
+fn layouts(net: &Network, opts: &CompileOptions) -> Vec<(DepthwiseMapping, usize)> {
+    let has_depthwise = net.layers.iter().any(|l| l.groups > 1);
+    let maps: &[DepthwiseMapping] = match opts.depthwise {
+        Depthwise::Serial => &[DepthwiseMapping::Serial],
+        Depthwise::Diagonal => &[DepthwiseMapping::Diagonal],
+        // Measured on mbv3-small (64x64, 128x128, physical rules, 8 samples): the serial
+        // layout's best at contention efficiency ≥ 0.9 is 43× at 168 crossbars (D = 16, in
+        // 40 s) against the diagonal's 51× (D = 8, in 8 s); its faster mappings at large D
+        // lose three quarters of their time to contention. Auto therefore means diagonal.
+        Depthwise::Auto if has_depthwise => &[DepthwiseMapping::Diagonal],
+        Depthwise::Auto => &[DepthwiseMapping::Serial],
+    };
+    let splits: Vec<usize> = match opts.depth_split {
+        DepthSplit::Fixed(d) => vec![d],
+        DepthSplit::Auto if has_depthwise => AUTO_DEPTH_SPLITS.to_vec(),
+        DepthSplit::Auto => vec![1],
+    };
+    maps.iter()
+        .flat_map(|&m| splits.iter().map(move |&d| (m, d)))
+        .collect()
+}
+
+/// Maps every allowed layout and keeps the best (the ranking inside one compile: fastest at
+/// or above the efficiency floor, else the most efficient; ties: the earlier layout). With
+/// several layouts each is first mapped at fast effort (milliseconds) and ranked by the
+/// contention-free latency of its copies, which tracks what more effort reaches better than
+/// the fast mapping's own contention; the best `AUTO_FINALISTS` of each depthwise mapping are
+/// then mapped at the chosen effort.
+fn best_layout(
     net: &Network,
     tau: pipeline::TileLatency,
     opts: &CompileOptions,
     target: &Target,
     progress: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<Compiled, Error> {
+    use rayon::prelude::*;
+    let all = layouts(net, opts);
     let key = |c: &Compiled| crate::refine::rank(&c.sim, opts.min_efficiency);
-    let mut best: Option<Compiled> = None;
-    let mut last_err = None;
-    for (n, d) in AUTO_DEPTH_SPLITS.into_iter().enumerate() {
-        if !progress(&format!(
-            "depth split {d} ({} of {})",
-            n + 1,
-            AUTO_DEPTH_SPLITS.len()
-        )) {
+    let map_at = |(m, d): (DepthwiseMapping, usize), effort: Effort| {
+        pipeline::compile(net, tau, &opts.pipeline(target, m, d, effort))
+    };
+    let finalists: Vec<(DepthwiseMapping, usize)> = if all.len() == 1 || opts.effort == Effort::Fast {
+        all.clone()
+    } else {
+        if !progress(&format!("ranking {} layouts at fast effort", all.len())) {
             return Err(Error::Cancelled);
         }
-        match pipeline::compile(net, tau, &opts.pipeline(target, d)) {
+        let fast: Vec<Option<f64>> = all
+            .par_iter()
+            .map(|&l| map_at(l, Effort::Fast).ok().map(|c| c.sim.ideal_latency_ns))
+            .collect();
+        let mut chosen = Vec::new();
+        for m in [DepthwiseMapping::Serial, DepthwiseMapping::Diagonal] {
+            let mut ranked: Vec<(f64, usize)> = all
+                .iter()
+                .zip(&fast)
+                .enumerate()
+                .filter(|(_, (l, _))| l.0 == m)
+                .filter_map(|(i, (_, f))| f.map(|v| (v, i)))
+                .collect();
+            ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            chosen.extend(ranked.iter().take(AUTO_FINALISTS).map(|&(_, i)| i));
+        }
+        if chosen.is_empty() {
+            // Nothing fit at fast effort: let the chosen effort try every layout.
+            all.clone()
+        } else {
+            chosen.sort_unstable();
+            chosen.into_iter().map(|i| all[i]).collect()
+        }
+    };
+    if !progress(&format!(
+        "mapping {} layout{} at {} effort",
+        finalists.len(),
+        if finalists.len() == 1 { "" } else { "s" },
+        effort_name(opts.effort)
+    )) {
+        return Err(Error::Cancelled);
+    }
+    // Collected in layout order, so the thread count never changes the choice.
+    let results: Vec<anyhow::Result<Compiled>> =
+        finalists.par_iter().map(|&l| map_at(l, opts.effort)).collect();
+    let mut best: Option<Compiled> = None;
+    let mut last_err = None;
+    for r in results {
+        match r {
             Ok(c) => {
                 if best.as_ref().is_none_or(|b| key(&c) < key(b)) {
                     best = Some(c);
@@ -717,7 +862,7 @@ fn best_depth_split(
     match (best, last_err) {
         (Some(c), _) => Ok(c),
         (None, Some(e)) => Err(Error::from_pipeline(e)),
-        (None, None) => Err(Error::Internal("no depth split was tried".into())),
+        (None, None) => Err(Error::Internal("no layout was tried".into())),
     }
 }
 
@@ -752,7 +897,9 @@ mod tests {
             ..CompileOptions::default()
         };
         assert!(o.validate(&t).is_ok());
-        o.same_layer_diagonal = true;
+        o.same_layer_diagonal = Some(true);
+        assert!(o.validate(&t).is_ok(), "physical rules allow the block diagonal");
+        o.layer_threshold = Some(1);
         let e = o.validate(&t).unwrap_err();
         let flag = |k: &str| format!("--{}", k.replace('_', "-"));
         assert_eq!(e.option_name(), Some("same_layer_diagonal"));
@@ -760,13 +907,50 @@ mod tests {
             e.render(&flag)
                 .starts_with("--same-layer-diagonal needs --layer-threshold -1")
         );
-        o.same_layer_diagonal = false;
+        o.same_layer_diagonal = None;
         o.xbar = Some(Crossbar { rows: 64, cols: 64 });
         assert_eq!(o.validate(&t).unwrap_err().option_name(), Some("xbar"));
         o.xbar = None;
         o.budget = Budget::Crossbars(0);
         assert_eq!(o.validate(&t).unwrap_err().option_name(), Some("crossbars"));
         assert!(Target::new(HwConfig::embedded_default(), 0).is_err());
+    }
+
+    #[test]
+    fn presets_set_the_rules_and_options_override_them() {
+        let mut o = CompileOptions::default();
+        let r = o.effective_rules();
+        assert_eq!((r.layer_threshold, r.max_load, r.diagonal), (-1, 0, true));
+        o.rules = RulePreset::Reference;
+        let r = o.effective_rules();
+        assert_eq!((r.layer_threshold, r.max_load, r.diagonal), (1, 6, false));
+        o.max_load = Some(3);
+        assert_eq!(o.effective_rules().max_load, 3);
+        o.rules = RulePreset::Exclusive;
+        assert_eq!(o.effective_rules().layer_threshold, 0);
+        o.rules = RulePreset::Physical;
+        o.layer_threshold = Some(2);
+        assert!(
+            !o.effective_rules().diagonal,
+            "no block diagonal where layers cannot share"
+        );
+        let j = CompileOptions::from_json_value(serde_json::json!({"rules": "reference", "crossbars": 9}));
+        assert_eq!(j.unwrap().rules, RulePreset::Reference);
+    }
+
+    #[test]
+    fn auto_layouts_only_vary_where_the_network_has_depthwise_layers() {
+        let o = CompileOptions::default();
+        let sq = crate::network::zoo::build("squeezenet1_1", 64, 10).unwrap();
+        assert_eq!(layouts(&sq, &o), vec![(DepthwiseMapping::Serial, 1)]);
+        let mb = crate::network::zoo::build("mbv3-small", 64, 10).unwrap();
+        assert_eq!(layouts(&mb, &o).len(), AUTO_DEPTH_SPLITS.len());
+        let fixed = CompileOptions {
+            depth_split: DepthSplit::Fixed(4),
+            depthwise: Depthwise::Serial,
+            ..o
+        };
+        assert_eq!(layouts(&mb, &fixed), vec![(DepthwiseMapping::Serial, 4)]);
     }
 
     #[test]

@@ -150,6 +150,10 @@ pub struct Summary {
     pub depthwise: crate::partition::DepthwiseMapping,
     pub duplicate: crate::duplicate::DuplicateMode,
     pub packer: crate::pack::Packer,
+    /// The rule preset (`physical`, `exclusive`, `reference`); the three fields after it are
+    /// the rules in force.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rules: Option<&'static str>,
     pub layer_threshold: i64,
     pub max_load: usize,
     pub same_layer_diagonal: bool,
@@ -219,6 +223,7 @@ pub fn summary(
         depthwise: o.partition.depthwise,
         duplicate: o.duplicate,
         packer: o.pack.packer,
+        rules: None,
         layer_threshold: o.pack.rules.layer_threshold,
         max_load: o.pack.rules.max_load,
         same_layer_diagonal: o.pack.rules.diagonal,

@@ -28,7 +28,7 @@ pub enum Command {
     /// Print a network's weight layers, their boxes and tiles, and the area lower bound.
     Inspect(inspect::InspectArgs),
     /// Compile a network onto a crossbar budget: duplicate, pack, simulate, compare with ISAAC-like.
-    Compile(compile::CompileArgs),
+    Compile(Box<compile::CompileArgs>),
     /// Cost of one crossbar activation under an MNSIM SimConfig.ini: latency τ and its parts,
     /// PE area, read power and energy.
     Hw(hw::HwCmdArgs),
@@ -46,7 +46,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Inspect(a) => inspect::run(a),
-        Command::Compile(a) => compile::run(a),
+        Command::Compile(a) => compile::run(*a),
         Command::Hw(a) => hw::run(a),
         Command::Search(a) => search::run(a),
         Command::Supernet(a) => supernet::run(a),
@@ -105,18 +105,22 @@ pub struct PartitionArgs {
     #[arg(long, value_name = "ROWSxCOLS")]
     pub xbar: Option<String>,
     /// Depthwise split factor D (≥ 1): depthwise layers are cut into column groups of ⌊C/D⌋
-    /// channels. `auto` (compile only) tries 1, 2, 4, 8, 16, 32 and keeps the fastest mapping.
-    #[arg(long, default_value = "1", value_name = "D|auto")]
-    pub depth_split: String,
-    /// Depthwise mapping: serial (the reference's) or diagonal (g channels per activation).
-    #[arg(long, value_enum, default_value_t = DepthwiseMapping::Serial)]
-    pub depthwise: DepthwiseMapping,
+    /// channels. `auto` (compile's default) ranks 1, 2, 4, 8, 16, 32 and keeps the fastest
+    /// mapping; inspect's default is 1.
+    #[arg(long, value_name = "D|auto")]
+    pub depth_split: Option<String>,
+    /// Depthwise mapping: serial (the reference's), diagonal (g channels per activation) or
+    /// auto (compile's default: the faster; inspect's default is serial).
+    #[arg(long, value_enum, value_name = "serial|diagonal|auto")]
+    pub depthwise: Option<rnc::api::Depthwise>,
 }
 
 impl PartitionArgs {
     /// `--depth-split auto`: the caller searches D itself.
     pub fn depth_split_auto(&self) -> bool {
-        self.depth_split.trim().eq_ignore_ascii_case("auto")
+        self.depth_split
+            .as_deref()
+            .is_some_and(|d| d.trim().eq_ignore_ascii_case("auto"))
     }
 
     /// Partition options; the crossbar defaults to `default_xbar` (the hardware's).
@@ -125,22 +129,22 @@ impl PartitionArgs {
             Some(x) => x.parse().map_err(|e: String| anyhow::anyhow!("--xbar: {e}"))?,
             None => default_xbar,
         };
-        let depth_split = if self.depth_split_auto() {
-            1
-        } else {
-            match self.depth_split.trim().parse::<usize>() {
+        let depth_split = match self.depth_split.as_deref() {
+            None => 1,
+            Some(_) if self.depth_split_auto() => 1,
+            Some(d) => match d.trim().parse::<usize>() {
                 Ok(0) => anyhow::bail!("--depth-split must be at least 1 (got 0)"),
                 Ok(d) => d,
-                Err(_) => anyhow::bail!(
-                    "--depth-split '{}' is not a whole number ≥ 1 or 'auto'",
-                    self.depth_split
-                ),
-            }
+                Err(_) => anyhow::bail!("--depth-split '{d}' is not a whole number ≥ 1 or 'auto'"),
+            },
         };
         Ok(PartitionOptions {
             xbar,
             depth_split,
-            depthwise: self.depthwise,
+            depthwise: match self.depthwise {
+                None | Some(rnc::api::Depthwise::Serial) => DepthwiseMapping::Serial,
+                Some(_) => DepthwiseMapping::Diagonal,
+            },
             bit_slices: 1,
         })
     }
