@@ -68,7 +68,8 @@ class Progress(NamedTuple):
     generation: the generation being scored (0 is the initial population) of
     ``generations``, its candidates ``done`` of ``total``, the estimated seconds left for the
     whole search (None until one candidate is scored), candidates re-run after their actor
-    died so far, and the live actor handles (each has ``pid.remote()``)."""
+    died so far, the live actor handles (each has ``pid.remote()``), and the seconds this
+    call has spent scoring (the accuracy phase, without the driver's hardware side)."""
 
     generation: int
     generations: int
@@ -77,6 +78,7 @@ class Progress(NamedTuple):
     eta_s: Optional[float]
     retried: int
     actors: Tuple[Any, ...]
+    scoring_s: float
 
 
 class _Scorer:
@@ -252,8 +254,10 @@ def search(budget: int = 168, evaluate: Any = None, *,
     pool = _Pool(cls, int(actors), evaluate, evaluate_args, evaluate_kwargs or {},
                  int(max_retries))
     gen_seconds: List[float] = []
+    scored_before = [0.0]  # seconds spent scoring in the generations before this one
     try:
         while not s.done:
+            t0 = time.monotonic()
             batch = s.ask()
             g = 0 if s.generation is None else s.generation + 1
             started = time.monotonic()
@@ -270,14 +274,16 @@ def search(budget: int = 168, evaluate: Any = None, *,
                 eta = (None if left_here is None or per_gen is None
                        else left_here + later * per_gen)
                 report(Progress(g, s.generations, done, total, eta, pool.retried,
-                                tuple(pool.actors)))
+                                tuple(pool.actors),
+                                scored_before[0] + (elapsed if total else 0.0)))
 
             results = pool.score(batch, on_done) if batch else {}
+            scored_before[0] += time.monotonic() - started
             missing = [c.id for c in batch if c.id not in results]
             if missing:
                 raise SearchError(f"candidates {missing} of generation {g} were not scored")
             s.tell({c.id: results[c.id] for c in batch})
-            gen_seconds.append(time.monotonic() - started)
+            gen_seconds.append(time.monotonic() - t0)
             if not batch:
                 on_done(0)
     finally:
