@@ -346,3 +346,48 @@ fn example_python_evaluator_works() {
     let log = String::from_utf8(read(&d.join("evaluator.log"))).unwrap();
     assert!(log.starts_with("evaluator ready"), "{log}");
 }
+
+/// A budget that no subnet of the space fits is refused before the run, naming the least
+/// crossbars of the smallest subnet; one crossbar more than that starts.
+#[test]
+fn budget_below_the_smallest_subnet_is_refused() {
+    let out = dir("tiny-budget");
+    let (code, _, err) = rnc(
+        &[
+            "search",
+            "--budget",
+            "10",
+            "--population",
+            "4",
+            "--generations",
+            "0",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 2, "{err}");
+    let least: u64 = err
+        .split("at least ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no bound named: {err}"));
+    assert!(least > 10 && err.contains("--budget 10"), "{err}");
+    assert!(!out.join("checkpoint.json").exists(), "nothing may be written");
+    let (code, _, err) = rnc(
+        &[
+            "search",
+            "--budget",
+            &least.to_string(),
+            "--population",
+            "4",
+            "--generations",
+            "0",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+}

@@ -32,6 +32,7 @@ from ._errors import (
     InternalError,
     NetworkError,
     OptionsError,
+    SearchError,
 )
 
 __version__ = _rnc.version()
@@ -40,6 +41,8 @@ __all__ = [
     "Network",
     "Hardware",
     "Compilation",
+    "Search",
+    "Candidate",
     "Table",
     "compile",
     "Error",
@@ -48,6 +51,7 @@ __all__ = [
     "ConfigError",
     "DoesNotFitError",
     "FileError",
+    "SearchError",
     "CancelledError",
     "InternalError",
     "__version__",
@@ -266,3 +270,4 @@ class Hardware:
 
 
 from ._compile import Compilation, compile  # noqa: E402
+from ._search import Candidate, Search  # noqa: E402

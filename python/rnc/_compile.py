@@ -32,11 +32,12 @@ def compile(net: Network, crossbars: Optional[int] = None, *,
     """Compile ``net`` onto ``crossbars`` crossbars: partition, duplicate, pack, simulate and
     compare with the ISAAC-like baseline, as ``rnc compile`` does.
 
-    Options are the CLI's flags, underscored, with its defaults: ``duplicate`` ("none",
-    "auto" (or True), "area", "reference"), ``packer``, ``find_solution``,
-    ``layer_threshold``, ``max_load``, ``same_layer_diagonal``, ``seed``, ``samples``,
-    ``schedule``, ``effort``, ``min_efficiency``, ``refine_moves``, ``depth_split`` (a number
-    or "auto"), ``depthwise``, ``xbar``. ``hardware`` is an :class:`rnc.Hardware` (default:
+    Options are the CLI's flags, underscored, with its defaults (``rnc compile --help``):
+    ``rules`` ("physical", "exclusive", "reference"), ``duplicate`` ("auto" or True, "none"
+    or False, "area", "reference"), ``depth_split`` (a number or "auto"), ``depthwise``,
+    ``packer``, ``find_solution``, ``layer_threshold``, ``max_load``,
+    ``same_layer_diagonal``, ``seed``, ``samples``, ``schedule``, ``effort``,
+    ``min_efficiency``, ``refine_moves``, ``xbar``. ``hardware`` is an :class:`rnc.Hardware` (default:
     the embedded configuration); ``progress(step)`` is called between mapping steps (return
     False to stop). The GIL is released while rnc works; Ctrl-C stops it with
     ``KeyboardInterrupt``.

@@ -46,6 +46,12 @@ class FileError(Error, OSError):
         return str(self.args[0]) if self.args else ""
 
 
+class SearchError(Error, ValueError):
+    """A search that cannot start, resume or take an answer: settings that differ from a
+    checkpoint's, an output folder that already holds a search, an accuracy for a candidate
+    that was not asked, ... (the message says which)."""
+
+
 class CancelledError(Error):
     """The ``progress`` callback of :func:`rnc.compile` returned False. (Ctrl-C raises
     ``KeyboardInterrupt`` as usual.)"""
@@ -62,6 +68,7 @@ __all__ = [
     "ConfigError",
     "DoesNotFitError",
     "FileError",
+    "SearchError",
     "CancelledError",
     "InternalError",
 ]

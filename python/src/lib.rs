@@ -13,6 +13,7 @@ use rnc::partition::{Crossbar, DepthwiseMapping, PartitionOptions};
 use std::path::PathBuf;
 
 mod compile;
+mod search;
 
 /// Builds an exception of `rnc._errors.<kind>` with `args` (message first).
 fn raise<'py, A>(py: Python<'py>, kind: &str, args: A) -> PyErr
@@ -304,5 +305,6 @@ fn _rnc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(onnx_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(version, m)?)?;
     compile::register(m)?;
+    search::register(m)?;
     Ok(())
 }

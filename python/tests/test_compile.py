@@ -18,9 +18,9 @@ CASES = [
      ["--crossbars", 64, "--duplicate", "auto", "--effort", "fast"]),
     ("zoo-mbv3-chain", ["--model", "mbv3-small", "--input", 32],
      lambda: rnc.Network.zoo("mbv3-small", input=32),
-     dict(crossbars=120, duplicate=True, depth_split=4, schedule="chain", layer_threshold=0,
+     dict(crossbars=168, duplicate=True, depth_split=4, schedule="chain", layer_threshold=0,
           max_load=0, seed=3, samples=4, effort="fast"),
-     ["--crossbars", 120, "--duplicate", "--depth-split", 4, "--schedule", "chain",
+     ["--crossbars", 168, "--duplicate", "--depth-split", 4, "--schedule", "chain",
       "--layer-threshold", 0, "--max-load", 0, "--seed", 3, "--samples", 4, "--effort", "fast"]),
     ("onnx-mbv3-least", ["--onnx", "ONNX/mbv3-small_64.onnx.gz"],
      lambda: rnc.Network.from_onnx(ONNX_DIR / "mbv3-small_64.onnx.gz"),
@@ -109,7 +109,7 @@ def test_bad_options_name_the_option():
         rnc.compile(net, crossbars=64, duplicate="sometimes")
     assert e.value.option == "duplicate"
     with pytest.raises(rnc.OptionsError) as e:
-        rnc.compile(net, crossbars=64, same_layer_diagonal=True)  # needs layer_threshold=-1
+        rnc.compile(net, crossbars=64, same_layer_diagonal=True, layer_threshold=1)
     assert e.value.option in ("same_layer_diagonal", "layer_threshold")
     with pytest.raises(rnc.OptionsError):
         rnc.compile(net, crossbars=64, samples=0)
@@ -155,18 +155,17 @@ def test_hardware_reaches_the_compiler(cli, tmp_path):
 def test_progress_callback_sees_steps_and_can_cancel():
     net = rnc.Network.zoo("squeezenet1_1")
     steps = []
-    rnc.compile(net, crossbars=64, duplicate="auto", depth_split="auto", effort="fast",
-                progress=steps.append)
-    assert len(steps) == 6 and steps[0].startswith("depth split 1")
+    rnc.compile(net, crossbars=64, progress=steps.append)
+    assert steps and all(isinstance(s, str) and "effort" in s for s in steps)
     with pytest.raises(rnc.CancelledError):
         rnc.compile(net, crossbars=64, duplicate="auto", progress=lambda s: False)
     with pytest.raises(ZeroDivisionError):
         rnc.compile(net, crossbars=64, duplicate="auto", progress=lambda s: 1 / 0)
 
 
-# A long mapping (tens of seconds at max effort) for the GIL and Ctrl-C tests.
-LONG = dict(crossbars=112, duplicate="auto", effort="max", layer_threshold=-1, max_load=0,
-            same_layer_diagonal=True)
+# A long mapping for the Ctrl-C test: mbv3-small on 168 crossbars with the defaults maps
+# two layouts at default effort (about 5-15 s on 2 cores).
+LONG = dict(crossbars=168)
 
 
 def test_gil_is_released_while_compiling():
@@ -193,7 +192,7 @@ def test_gil_is_released_while_compiling():
 
 
 def test_ctrl_c_stops_a_long_run_promptly():
-    net = rnc.Network.zoo("squeezenet1_1")
+    net = rnc.Network.zoo("mbv3-small")
     timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
     t0 = time.monotonic()
     timer.start()
@@ -201,5 +200,6 @@ def test_ctrl_c_stops_a_long_run_promptly():
         rnc.compile(net, **LONG)
     elapsed = time.monotonic() - t0
     timer.cancel()
-    # The full run takes 20-50 s; stopping must come within a few seconds of the signal.
-    assert elapsed < 8, elapsed
+    # The signal comes at 1 s; the exception must follow within a fraction of a second, not
+    # when the mapping ends.
+    assert elapsed < 3, elapsed

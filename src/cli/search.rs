@@ -128,9 +128,12 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
         );
     }
     // Every subnet shares the stem and strides, so the smallest one tells whether the input fits.
-    rnc::network::ofa::build(&rnc::network::ofa::Genome::smallest(), a.input, CLASSES)
+    let smallest = rnc::network::ofa::build(&rnc::network::ofa::Genome::smallest(), a.input, CLASSES)
         .map_err(|e| anyhow::anyhow!("--input {}: {e}", a.input))?;
     let hw = search::search_evaluator(a.hw.load()?, a.budget, a.input, a.effort)?;
+    if !a.resume {
+        check_budget(&smallest, hw.options(), a.budget)?;
+    }
     let hardware_only = !acc.is_real();
     if hardware_only {
         println!(
@@ -201,6 +204,34 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
         let d = rnc::plots::SearchData::load(&s.out)?;
         rnc::plots::write_both(&s.out, "pareto", &rnc::plots::Pareto { data: &d })?;
         println!("  pictures: pareto.svg, pareto.png");
+    }
+    Ok(())
+}
+
+/// A budget below what the smallest subnet needs under the search's rules would leave every
+/// candidate infeasible: refuse it before the run, naming the least crossbars. Every subnet
+/// holds at least the smallest one's layers, and a depth split only adds tiles, so the least
+/// bound over the splits is a bound for the whole space.
+fn check_budget(
+    smallest: &rnc::network::Network,
+    opts: &rnc::compile::CompileOptions,
+    budget: usize,
+) -> anyhow::Result<()> {
+    let mut least = u64::MAX;
+    for d in rnc::api::AUTO_DEPTH_SPLITS {
+        let popts = rnc::partition::PartitionOptions {
+            depth_split: d,
+            ..opts.partition
+        };
+        let part = rnc::partition::partition(smallest, &popts)?;
+        let items = rnc::compile::one_copy_items(&part);
+        let b = rnc::pack::lower_bound(&items, popts.xbar, &opts.pack.rules);
+        least = least.min(b.crossbars);
+    }
+    if (budget as u64) < least {
+        anyhow::bail!(
+            "--budget {budget}: no subnet of the search space fits; the smallest needs at least {least} crossbars"
+        );
     }
     Ok(())
 }

@@ -3,8 +3,8 @@
 //! The history of candidates lives in `evolution.csv`, written (atomically) just before the
 //! checkpoint; a resume keeps its rows up to the checkpoint's generation and checks them.
 
+use super::space::{Gene, Genes, Space};
 use super::{Member, Outcome};
-use crate::network::ofa::Genome;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -28,7 +28,7 @@ pub(crate) mod exact {
 
     /// The error for a bad number: the text escaped (a damaged file may hold line breaks) and
     /// shortened, so the message stays one readable line.
-    pub(super) fn not_a_number(t: &str) -> String {
+    pub(crate) fn not_a_number(t: &str) -> String {
         let short: String = t.chars().take(40).collect();
         let more = if short.len() < t.len() { "…" } else { "" };
         format!("'{}{more}' is not a number", short.escape_debug())
@@ -72,9 +72,21 @@ pub struct Settings {
     /// The hardware objective's baseline description, as compact JSON text (kept as text so
     /// its numbers compare exactly).
     pub baseline: String,
+    /// The genes of a custom search space; absent for the OFA space (so OFA checkpoints keep
+    /// the layout they had before custom spaces existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub space: Option<Vec<Gene>>,
 }
 
 impl Settings {
+    /// The search space these settings describe.
+    pub fn space(&self) -> Space {
+        match &self.space {
+            None => Space::Ofa,
+            Some(g) => Space::Custom(g.clone()),
+        }
+    }
+
     /// The first setting that differs, phrased for the user, or `None`.
     pub fn difference(&self, now: &Settings) -> Option<String> {
         let fields: [(&str, String, String); 7] = [
@@ -98,6 +110,9 @@ impl Settings {
             if was != is {
                 return Some(format!("{name} is {was} in the checkpoint but {is} now"));
             }
+        }
+        if let Some(d) = self.space().difference(&now.space()) {
+            return Some(d);
         }
         if self.baseline != now.baseline {
             let parse =
@@ -156,7 +171,7 @@ fn first_difference(
 /// One cache entry: a canonical genome and its outcome.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CacheEntry {
-    pub genome: Genome,
+    pub genome: Genes,
     pub outcome: Outcome,
 }
 
@@ -166,6 +181,10 @@ pub struct Checkpoint {
     pub settings: Settings,
     /// Last completed generation (0 = the initial population).
     pub generation: usize,
+    /// Generations the search is meant to run (absent in checkpoints of older rnc versions:
+    /// a resume then has to say how many).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generations: Option<usize>,
     pub rng: [u64; 4],
     pub next_id: u64,
     pub hw_evaluations: u64,
@@ -205,14 +224,18 @@ impl Checkpoint {
                 cp.settings.population
             )));
         }
+        let space = match &cp.settings.space {
+            None => Space::Ofa,
+            Some(g) => Space::custom(g.clone()).map_err(|e| bad(format!("{e:#}")))?,
+        };
         for m in &cp.population {
-            m.genome
-                .validate()
+            space
+                .check(&m.genome)
                 .map_err(|e| bad(format!("population member {}: {e}", m.id)))?;
         }
         for c in &cp.cache {
-            c.genome
-                .validate()
+            space
+                .check(&c.genome)
                 .map_err(|e| bad(format!("cache entry: {e}")))?;
         }
         Ok(cp)
@@ -235,6 +258,7 @@ mod tests {
             accuracy: "none".into(),
             baseline: r#"{"baseline":{"latency_ns":40556000.5},"options":{"effort":"fast","budget":168}}"#
                 .into(),
+            space: None,
         }
     }
 

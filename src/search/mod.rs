@@ -1,33 +1,37 @@
-//! RRAM-aware architecture search (SPEC §10): NSGA-II over OFA MobileNetV3-small genomes,
-//! maximising accuracy (from an [`AccuracySource`]) and speed-up on a crossbar budget (from a
+//! RRAM-aware architecture search (SPEC §10): NSGA-II over OFA MobileNetV3-small genomes
+//! or a user's own [`Space`], maximising accuracy and speed-up on a crossbar budget (from a
 //! [`HwObjective`]).
 //!
-//! A run writes, in its output folder, `evolution.csv` (every candidate), `pareto.json` (the
-//! current front) and `checkpoint.json` after every generation, all atomically; `resume`
-//! continues from the checkpoint exactly. Results depend only on the settings and seed:
-//! hardware evaluation runs in parallel but is collected in order, and the RNG is owned by
-//! the run and stored in the checkpoint.
+//! The engine is an ask/tell [`Session`]: [`Session::ask`] draws a generation and evaluates
+//! its new networks on the hardware, [`Session::tell`] takes their accuracies and completes
+//! it. [`run`] (`rnc search`) is a loop over a session with an [`AccuracySource`].
+//!
+//! A search writes, in its output folder, `evolution.csv` (every candidate), `pareto.json`
+//! (the current front) and `checkpoint.json` after every generation, all atomically; a
+//! resume continues from the checkpoint exactly. Results depend only on the settings and
+//! seed: hardware evaluation runs in parallel but is collected in order, and the RNG is owned
+//! by the search and stored in the checkpoint.
 
 pub mod checkpoint;
 pub mod genome_ops;
 pub mod nsga2;
 pub mod objective;
 pub mod rng;
+pub mod session;
+pub mod space;
 #[cfg(test)]
 mod zdt;
 
 pub use objective::{HwEval, HwObjective, search_evaluator};
+pub use session::{Builder, Candidate, Session, SessionConfig};
+pub use space::{Gene, Genes, Space};
 
-use crate::accuracy::{AccuracySource, Candidate};
-use crate::error::{Internal, write_atomic};
-use crate::network::ofa::{self, Genome};
+use crate::accuracy::AccuracySource;
+use crate::error::Internal;
 use anyhow::{Context, bail};
-use checkpoint::{CacheEntry, Checkpoint, Settings};
-use nsga2::{Evaluation, Ranking};
-use rayon::prelude::*;
-use rng::Rng;
+use checkpoint::Checkpoint;
+use nsga2::Evaluation;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -51,18 +55,19 @@ pub struct Member {
     pub id: u64,
     /// Generation that created it.
     pub generation: usize,
-    /// The genome as evolved (genes of skipped blocks included; they may matter again after
-    /// a depth mutation). Outputs show its canonical form.
-    pub genome: Genome,
+    /// The genome as evolved (OFA: genes of skipped blocks included; they may matter again
+    /// after a depth mutation). Outputs show its canonical form ([`Space::show`]).
+    pub genome: Genes,
     pub outcome: Outcome,
 }
 
 /// One line of `evolution.csv`: a candidate as created in its generation.
 #[derive(Clone, Debug, PartialEq)]
-struct Row {
+pub(crate) struct Row {
     pub generation: usize,
     pub id: u64,
-    pub genome: Genome,
+    /// As outputs show it ([`Space::show`]).
+    pub genome: String,
     pub outcome: Outcome,
     /// Non-domination rank among that generation's parents ∪ children (0 = front).
     pub rank: usize,
@@ -72,7 +77,7 @@ struct Row {
     pub cached: bool,
 }
 
-/// How to run a search.
+/// How to run a search over the OFA space with an [`AccuracySource`] (`rnc search`).
 #[derive(Clone, Debug)]
 pub struct SearchConfig {
     pub seed: u64,
@@ -128,24 +133,22 @@ pub const MAX_POPULATION: usize = 10_000;
 /// Largest crossbar budget accepted (as `rnc compile`).
 pub const MAX_BUDGET: usize = 1_000_000;
 
-const CHECKPOINT: &str = "checkpoint.json";
-const EVOLUTION: &str = "evolution.csv";
-const PARETO: &str = "pareto.json";
+pub(crate) const CHECKPOINT: &str = "checkpoint.json";
+pub(crate) const EVOLUTION: &str = "evolution.csv";
+pub(crate) const PARETO: &str = "pareto.json";
 
-struct Run<'a> {
-    cp: Checkpoint,
-    /// evolution.csv as written so far (header included).
-    evolution: Vec<u8>,
-    cache: BTreeMap<Genome, Outcome>,
-    rng: Rng,
-    hw: &'a dyn HwObjective,
-    acc: &'a mut dyn AccuracySource,
-    real_accuracy: bool,
+impl<T: HwObjective + ?Sized> HwObjective for &T {
+    fn evaluate(&self, net: &crate::network::Network) -> anyhow::Result<HwEval> {
+        (**self).evaluate(net)
+    }
+    fn baseline_json(&self) -> serde_json::Value {
+        (**self).baseline_json()
+    }
 }
 
 impl Outcome {
     /// NSGA-II view: objectives minimised, infeasible ranked by crossbars over budget.
-    fn evaluation(&self, real_accuracy: bool, budget: usize) -> Evaluation {
+    pub(crate) fn evaluation(&self, real_accuracy: bool, budget: usize) -> Evaluation {
         let m = if real_accuracy { 2 } else { 1 };
         if !self.feasible {
             let over = self.crossbars_used as f64 - budget as f64;
@@ -163,251 +166,12 @@ impl Outcome {
     }
 }
 
-impl Run<'_> {
-    fn evals(&self, members: &[Member]) -> Vec<Evaluation> {
-        members
-            .iter()
-            .map(|m| m.outcome.evaluation(self.real_accuracy, self.cp.settings.budget))
-            .collect()
-    }
-
-    /// Evaluates new genomes: hardware in parallel for networks not seen before, then one
-    /// accuracy batch for the feasible ones. Returns members and whether each was cached.
-    fn evaluate(&mut self, genomes: Vec<Genome>, generation: usize) -> anyhow::Result<Vec<(Member, bool)>> {
-        let s = &self.cp.settings;
-        let (input, classes) = (s.input, s.classes);
-        let first_id = self.cp.next_id;
-        let keys: Vec<Genome> = genomes.iter().map(Genome::canonical).collect();
-        // First occurrence of each unseen network in this batch, with its candidate id.
-        let mut misses: Vec<(u64, Genome)> = Vec::new();
-        let mut in_batch: HashSet<&Genome> = HashSet::new();
-        for (i, k) in keys.iter().enumerate() {
-            if !self.cache.contains_key(k) && in_batch.insert(k) {
-                misses.push((first_id + i as u64, k.clone()));
-            }
-        }
-        let hw = self.hw;
-        let results: Vec<anyhow::Result<HwEval>> = misses
-            .par_iter()
-            .map(|(id, g)| {
-                let net = ofa::build(g, input, classes)
-                    .with_context(|| format!("cannot build candidate {id} (genome {g})"))?;
-                // A panic in the compiler must not take a long search down without saying
-                // which candidate caused it (the last checkpoint stays intact either way).
-                let e = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hw.evaluate(&net)))
-                    .map_err(|p| {
-                        let msg = p
-                            .downcast_ref::<&str>()
-                            .map(|s| s.to_string())
-                            .or_else(|| p.downcast_ref::<String>().cloned())
-                            .unwrap_or_default();
-                        Internal(format!(
-                            "hardware evaluation of candidate {id} (genome {g}) panicked: {msg}"
-                        ))
-                    })?
-                    .with_context(|| format!("hardware evaluation of candidate {id} (genome {g}) failed"))?;
-                check_hw(&e).map_err(|why| {
-                    anyhow::Error::new(Internal(format!(
-                        "hardware objective gave {why} for candidate {id} (genome {g})"
-                    )))
-                })?;
-                Ok(e)
-            })
-            .collect();
-        let mut hw_evals = Vec::with_capacity(results.len());
-        for r in results {
-            hw_evals.push(r?);
-        }
-        self.cp.hw_evaluations += misses.len() as u64;
-        let batch: Vec<Candidate> = misses
-            .iter()
-            .zip(&hw_evals)
-            .filter(|(_, e)| e.feasible)
-            .map(|((id, g), _)| Candidate {
-                id: *id,
-                genome: g.clone(),
-            })
-            .collect();
-        let accs = if self.real_accuracy && !batch.is_empty() {
-            let a = self.acc.evaluate(&batch)?;
-            if a.len() != batch.len() {
-                bail!(Internal(format!(
-                    "accuracy source {} returned {} values for {} candidates",
-                    self.acc.name(),
-                    a.len(),
-                    batch.len()
-                )));
-            }
-            self.cp.accuracy_evaluations += batch.len() as u64;
-            batch.iter().map(|c| c.id).zip(a).collect::<HashMap<u64, f64>>()
-        } else {
-            HashMap::new()
-        };
-        for ((id, g), e) in misses.iter().zip(hw_evals) {
-            let accuracy = accs.get(id).copied();
-            if let Some(a) = accuracy
-                && !(a.is_finite() && (0.0..=1.0).contains(&a))
-            {
-                bail!(
-                    "accuracy source {} gave {a} for candidate {id} (genome {g}): expected a fraction in 0..=1",
-                    self.acc.name()
-                );
-            }
-            let outcome = Outcome {
-                feasible: e.feasible,
-                latency_ns: if e.feasible {
-                    e.latency_ns
-                } else {
-                    finite_or_zero(e.latency_ns)
-                },
-                speedup: if e.feasible {
-                    e.speedup
-                } else {
-                    finite_or_zero(e.speedup)
-                },
-                crossbars_used: e.crossbars_used,
-                accuracy,
-            };
-            self.cache.insert(g.clone(), outcome);
-        }
-        let fresh: HashSet<u64> = misses.iter().map(|(id, _)| *id).collect();
-        let mut out = Vec::with_capacity(genomes.len());
-        for (i, (g, k)) in genomes.into_iter().zip(keys).enumerate() {
-            let id = first_id + i as u64;
-            let outcome = self
-                .cache
-                .get(&k)
-                .cloned()
-                .ok_or_else(|| Internal(format!("candidate {id} missing from the cache")))?;
-            let cached = !fresh.contains(&id);
-            if cached {
-                self.cp.cache_hits += 1;
-            }
-            out.push((
-                Member {
-                    id,
-                    generation,
-                    genome: g,
-                    outcome,
-                },
-                cached,
-            ));
-        }
-        self.cp.next_id += out.len() as u64;
-        Ok(out)
-    }
-
-    fn report(&self, generations: usize) -> GenerationReport {
-        let front = self.front();
-        let feasible = self.cp.population.iter().filter(|m| m.outcome.feasible);
-        let best_speedup = feasible.clone().map(|m| m.outcome.speedup).reduce(f64::max);
-        let best_accuracy = feasible.filter_map(|m| m.outcome.accuracy).reduce(f64::max);
-        GenerationReport {
-            generation: self.cp.generation,
-            generations,
-            hardware_only: !self.real_accuracy,
-            front_size: front.len(),
-            best_speedup,
-            best_accuracy,
-            hw_evaluations: self.cp.hw_evaluations,
-            cache_hits: self.cp.cache_hits,
-        }
-    }
-
-    /// Feasible non-dominated members of the population, one per network, best speed-up first.
-    fn front(&self) -> Vec<Member> {
-        let pop = &self.cp.population;
-        let ranking = Ranking::of(&self.evals(pop));
-        let mut seen = HashSet::new();
-        let mut front: Vec<Member> = pop
-            .iter()
-            .enumerate()
-            .filter(|(i, m)| ranking.rank[*i] == 0 && m.outcome.feasible)
-            .filter(|(_, m)| seen.insert(m.genome.canonical()))
-            .map(|(_, m)| m.clone())
-            .collect();
-        front.sort_by(|a, b| {
-            b.outcome
-                .speedup
-                .total_cmp(&a.outcome.speedup)
-                .then(
-                    b.outcome
-                        .accuracy
-                        .unwrap_or(0.0)
-                        .total_cmp(&a.outcome.accuracy.unwrap_or(0.0)),
-                )
-                .then(a.id.cmp(&b.id))
-        });
-        front
-    }
-
-    /// Writes evolution.csv, pareto.json, then the checkpoint (all atomic).
-    fn save(&mut self, out: &std::path::Path) -> anyhow::Result<()> {
-        write_atomic(&out.join(EVOLUTION), &self.evolution)?;
-        write_atomic(&out.join(PARETO), &pareto_json(&self.front())?)?;
-        self.cp.rng = self.rng.state();
-        self.cp.cache = self
-            .cache
-            .iter()
-            .map(|(g, o)| CacheEntry {
-                genome: g.clone(),
-                outcome: o.clone(),
-            })
-            .collect();
-        self.cp.save(&out.join(CHECKPOINT))
-    }
-
-    /// One NSGA-II generation: children, evaluation, elitist survival.
-    fn step(&mut self) -> anyhow::Result<()> {
-        let generation = self.cp.generation + 1;
-        let pop = &self.cp.population;
-        let ranking = Ranking::of(&self.evals(pop));
-        let parents: Vec<Genome> = pop.iter().map(|m| m.genome.clone()).collect();
-        let ops = genome_ops::OfaOps;
-        let children = nsga2::offspring(
-            &ops,
-            &mut self.rng,
-            &parents,
-            &ranking,
-            self.cp.settings.population,
-        );
-        let children = self.evaluate(children, generation)?;
-        let n_parents = self.cp.population.len();
-        let mut all: Vec<Member> = self.cp.population.clone();
-        let cached: Vec<bool> = children.iter().map(|(_, c)| *c).collect();
-        all.extend(children.into_iter().map(|(m, _)| m));
-        let evals = self.evals(&all);
-        let combined = Ranking::of(&evals);
-        let keep = nsga2::select(&evals, self.cp.settings.population);
-        let mut survived = vec![false; all.len()];
-        for &i in &keep {
-            survived[i] = true;
-        }
-        let mut rows = Vec::with_capacity(all.len() - n_parents);
-        for (j, m) in all.iter().enumerate().skip(n_parents) {
-            rows.push(Row {
-                generation,
-                id: m.id,
-                genome: m.genome.canonical(),
-                outcome: m.outcome.clone(),
-                rank: combined.rank[j],
-                survived: survived[j],
-                cached: cached[j - n_parents],
-            });
-        }
-        append_rows(&mut self.evolution, &rows)?;
-        self.cp.population = keep.iter().map(|&i| all[i].clone()).collect();
-        self.cp.generation = generation;
-        Ok(())
-    }
-}
-
-fn finite_or_zero(x: f64) -> f64 {
+pub(crate) fn finite_or_zero(x: f64) -> f64 {
     if x.is_finite() { x } else { 0.0 }
 }
 
 /// A feasible hardware result must have a positive, finite latency and speed-up.
-fn check_hw(e: &HwEval) -> Result<(), String> {
+pub(crate) fn check_hw(e: &HwEval) -> Result<(), String> {
     if e.feasible
         && !(e.latency_ns.is_finite() && e.latency_ns > 0.0 && e.speedup.is_finite() && e.speedup > 0.0)
     {
@@ -416,11 +180,11 @@ fn check_hw(e: &HwEval) -> Result<(), String> {
     Ok(())
 }
 
-const EVOLUTION_HEADER: &str =
+pub(crate) const EVOLUTION_HEADER: &str =
     "generation,id,genome,feasible,accuracy,speedup,latency_ns,crossbars_used,rank,survived,cached\n";
 
 /// Appends rows to the evolution.csv text.
-fn append_rows(buf: &mut Vec<u8>, rows: &[Row]) -> anyhow::Result<()> {
+pub(crate) fn append_rows(buf: &mut Vec<u8>, rows: &[Row]) -> anyhow::Result<()> {
     let mut w = csv::WriterBuilder::new()
         .has_headers(false)
         .from_writer(Vec::new());
@@ -429,7 +193,7 @@ fn append_rows(buf: &mut Vec<u8>, rows: &[Row]) -> anyhow::Result<()> {
         w.write_record([
             r.generation.to_string(),
             r.id.to_string(),
-            r.genome.to_string(),
+            r.genome.clone(),
             o.feasible.to_string(),
             o.accuracy.map(|a| a.to_string()).unwrap_or_default(),
             o.speedup.to_string(),
@@ -449,7 +213,7 @@ fn append_rows(buf: &mut Vec<u8>, rows: &[Row]) -> anyhow::Result<()> {
 
 /// The evolution.csv of a checkpointed run: its rows up to the checkpoint's generation, which
 /// must be exactly the candidates 0..next_id (rows of an unfinished generation are dropped).
-fn evolution_for(path: &std::path::Path, cp: &Checkpoint) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn evolution_for(path: &std::path::Path, cp: &Checkpoint) -> anyhow::Result<Vec<u8>> {
     let bytes = std::fs::read(path).with_context(|| {
         format!(
             "--resume: cannot read {} (it holds the search history)",
@@ -502,24 +266,44 @@ pub(crate) fn evolution_rows(mut bytes: Vec<u8>, file: &str, cp: &Checkpoint) ->
 }
 
 #[derive(Serialize)]
-struct ParetoEntry {
+struct ParetoEntry<'a> {
     id: u64,
     generation: usize,
-    genome: Genome,
+    genome: Shown<'a>,
     accuracy: Option<f64>,
     speedup: f64,
     latency_ns: f64,
     crossbars_used: usize,
 }
 
+/// A genome as outputs show it: OFA canonical `{"ks","e","d"}`, custom `{"gene":value,…}`.
+struct Shown<'a>(&'a Space, &'a Genes);
+
+impl Serialize for Shown<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self.1 {
+            Genes::Ofa(g) => g.canonical().serialize(s),
+            Genes::Choices(_) => {
+                let values = self.0.values(self.1);
+                let mut m = s.serialize_map(Some(values.len()))?;
+                for (k, v) in values {
+                    m.serialize_entry(k, v)?;
+                }
+                m.end()
+            }
+        }
+    }
+}
+
 /// pareto.json: an array with one compact object per line.
-fn pareto_json(front: &[Member]) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn pareto_json(front: &[Member], space: &Space) -> anyhow::Result<Vec<u8>> {
     let mut text = String::from("[");
     for (i, m) in front.iter().enumerate() {
         let v = ParetoEntry {
             id: m.id,
             generation: m.generation,
-            genome: m.genome.canonical(),
+            genome: Shown(space, &m.genome),
             accuracy: m.outcome.accuracy,
             speedup: m.outcome.speedup,
             latency_ns: m.outcome.latency_ns,
@@ -532,7 +316,8 @@ fn pareto_json(front: &[Member]) -> anyhow::Result<Vec<u8>> {
     Ok(text.into_bytes())
 }
 
-/// Runs (or resumes) a search; see the module documentation.
+/// Runs (or resumes) a search over the OFA space with an accuracy source: a loop over a
+/// [`Session`]'s ask and tell, so a driver of its own gets the same files.
 pub fn run(
     cfg: &SearchConfig,
     hw: &dyn HwObjective,
@@ -540,134 +325,57 @@ pub fn run(
     progress: &mut dyn Progress,
 ) -> anyhow::Result<SearchSummary> {
     let start = Instant::now();
-    if !(2..=MAX_POPULATION).contains(&cfg.population) {
-        bail!(
-            "--population must be between 2 and {MAX_POPULATION} (got {})",
-            cfg.population
-        );
-    }
-    if !(1..=MAX_BUDGET).contains(&cfg.budget) {
-        bail!(
-            "--budget must be between 1 and {MAX_BUDGET} crossbars (got {})",
-            cfg.budget
-        );
-    }
-    if cfg.classes == 0 {
-        bail!("classes must be at least 1");
-    }
-    // Every subnet shares the stem and strides, so the smallest one tells whether the input fits.
-    ofa::build(&Genome::smallest(), cfg.input, cfg.classes)
-        .with_context(|| format!("--input {}", cfg.input))?;
-    let settings = Settings {
+    let real_accuracy = acc.is_real();
+    let config = SessionConfig {
         seed: cfg.seed,
         budget: cfg.budget,
         input: cfg.input,
         classes: cfg.classes,
         population: cfg.population,
-        mutation_rate: genome_ops::MUTATION_RATE,
-        accuracy: acc.name(),
-        baseline: hw.baseline_json().to_string(),
+        generations: cfg.generations,
+        space: Space::Ofa,
+        accuracy: real_accuracy.then(|| acc.name()),
     };
-    let real_accuracy = acc.is_real();
-    let cp_path = cfg.out.join(CHECKPOINT);
-    let mut resumed_after = None;
-    let mut run = if cfg.resume {
-        if !cp_path.exists() {
-            bail!(
-                "--resume: no {} to continue (start without --resume)",
-                cp_path.display()
-            );
-        }
-        let cp = Checkpoint::load(&cp_path)?;
-        if let Some(diff) = cp.settings.difference(&settings) {
-            bail!("--resume: cannot continue {}: {diff}", cp_path.display());
-        }
-        resumed_after = Some(cp.generation);
-        let evolution = evolution_for(&cfg.out.join(EVOLUTION), &cp)?;
-        let cache = cp
-            .cache
-            .iter()
-            .map(|c| (c.genome.clone(), c.outcome.clone()))
-            .collect();
-        let rng = Rng::from_state(cp.rng);
-        Run {
-            cp,
-            evolution,
-            cache,
-            rng,
-            hw,
-            acc,
-            real_accuracy,
-        }
+    let mut s = if cfg.resume {
+        Session::resume_as(&config, &cfg.out, hw)?
     } else {
-        if cp_path.exists() {
-            bail!(
-                "{} already holds a search ({CHECKPOINT}); pass --resume to continue it or choose another --out",
-                cfg.out.display()
-            );
-        }
-        std::fs::create_dir_all(&cfg.out)
-            .with_context(|| format!("cannot create --out {}", cfg.out.display()))?;
-        let mut rng = Rng::seed(cfg.seed);
-        let genomes = nsga2::initial(&genome_ops::OfaOps, &mut rng, cfg.population);
-        let cp = Checkpoint {
-            format: checkpoint::FORMAT,
-            settings,
-            generation: 0,
-            rng: rng.state(),
-            next_id: 0,
-            hw_evaluations: 0,
-            accuracy_evaluations: 0,
-            cache_hits: 0,
-            population: Vec::new(),
-            cache: Vec::new(),
-        };
-        let mut run = Run {
-            cp,
-            evolution: EVOLUTION_HEADER.as_bytes().to_vec(),
-            cache: BTreeMap::new(),
-            rng,
-            hw,
-            acc,
-            real_accuracy,
-        };
-        progress.start(0, cfg.generations, !real_accuracy);
-        let members = run.evaluate(genomes, 0)?;
-        let pop: Vec<Member> = members.iter().map(|(m, _)| m.clone()).collect();
-        let ranking = Ranking::of(&run.evals(&pop));
-        let mut rows = Vec::with_capacity(pop.len());
-        for (i, (m, cached)) in members.into_iter().enumerate() {
-            rows.push(Row {
-                generation: 0,
-                id: m.id,
-                genome: m.genome.canonical(),
-                outcome: m.outcome,
-                rank: ranking.rank[i],
-                survived: true,
-                cached,
-            });
-        }
-        append_rows(&mut run.evolution, &rows)?;
-        run.cp.population = pop;
-        run.save(&cfg.out)?;
-        progress.generation(&run.report(cfg.generations));
-        run
+        Session::new(&config, &cfg.out, hw)?
     };
-    if let Some(done) = resumed_after {
-        // Rewrite the outputs from the checkpoint, in case the run stopped between files.
-        run.save(&cfg.out)?;
-        progress.start(done, cfg.generations, !real_accuracy);
-    }
-    while run.cp.generation < cfg.generations {
-        run.step()?;
-        run.save(&cfg.out)?;
-        progress.generation(&run.report(cfg.generations));
+    progress.start(s.generation().unwrap_or(0), cfg.generations, !real_accuracy);
+    while !s.done() {
+        let batch = s.ask()?;
+        let mut told = Vec::with_capacity(batch.len());
+        if !batch.is_empty() {
+            let candidates = batch
+                .iter()
+                .map(|c| {
+                    let genome = c
+                        .genome
+                        .ofa()
+                        .cloned()
+                        .ok_or_else(|| Internal(format!("candidate {} is not an OFA genome", c.id)))?;
+                    Ok(crate::accuracy::Candidate { id: c.id, genome })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let a = acc.evaluate(&candidates)?;
+            if a.len() != batch.len() {
+                bail!(Internal(format!(
+                    "accuracy source {} returned {} values for {} candidates",
+                    acc.name(),
+                    a.len(),
+                    batch.len()
+                )));
+            }
+            told.extend(batch.iter().map(|c| c.id).zip(a));
+        }
+        s.tell(&told)?;
+        progress.generation(&s.report());
     }
     Ok(SearchSummary {
-        last: run.report(cfg.generations),
-        front: run.front(),
-        accuracy_evaluations: run.cp.accuracy_evaluations,
-        resumed_after,
+        last: s.report(),
+        front: s.pareto(),
+        accuracy_evaluations: s.accuracy_evaluations(),
+        resumed_after: s.resumed_after(),
         elapsed: start.elapsed(),
         out: cfg.out.clone(),
     })
