@@ -173,9 +173,10 @@ class _Pool:
                     queue.append(c)
                     continue
                 except ray.exceptions.RayTaskError as e:
+                    cause = getattr(e, "cause", None) or e  # the evaluator's own exception
                     raise SearchError(
                         f"evaluate failed on candidate {c.id} (genome {json.dumps(c.genome)}):"
-                        f" {e}"
+                        f" {type(cause).__name__}: {cause}"
                     ) from e
                 idle.append(actor)
                 if cid != c.id or cid in results:
@@ -445,7 +446,12 @@ def sweep(networks: Sequence[Any], budgets: Sequence[int], *, out: PathLike = "r
 
     _ensure_ray(address)
     task = ray.remote(_compile_job).options(**(dict(resources) if resources else {"num_cpus": 1}))
-    refs = [task.remote(spec, b, opts, hw, plots) for _, spec, b, opts in jobs]
+    # Each network (ONNX bytes) goes to the object store once, not once per job.
+    shared: Dict[int, Any] = {}
+    for _, spec, _, _ in jobs:
+        if id(spec) not in shared:
+            shared[id(spec)] = ray.put(spec)
+    refs = [task.remote(shared[id(spec)], b, opts, hw, plots) for _, spec, b, opts in jobs]
     index = {ref: i for i, ref in enumerate(refs)}
     results: List[Optional[Dict[str, Any]]] = [None] * len(jobs)
     pending = list(refs)

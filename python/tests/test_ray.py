@@ -178,6 +178,20 @@ def test_search_survives_an_actor_killed_mid_generation(cluster, tmp_path):
     assert got["evolution.csv"] == want["evolution.csv"]
 
 
+def failing(genome):
+    if sum(genome["ks"]) > 0:
+        raise RuntimeError("no GPU memory")
+    return 0.5
+
+
+@needs_search
+def test_search_stops_on_an_evaluator_error_naming_the_candidate(cluster, tmp_path):
+    with pytest.raises(rnc.SearchError, match=r"candidate \d+ .*: RuntimeError: no GPU memory$"):
+        rnc.ray.search(evaluate=failing, actors=1, out=tmp_path / "run", progress=False,
+                       max_retries=1, **SEARCH)
+    assert not (tmp_path / "run" / "checkpoint.json").exists()
+
+
 DRIVER = textwrap.dedent("""
     import math, sys, time
     import ray, rnc.ray
