@@ -80,3 +80,29 @@ else:
     print(tnet, "- the zoo's squeezenet1_1 has", len(rnc.Network.zoo("squeezenet1_1").layers))
     print("speed-up on 64 crossbars:",
           round(rnc.compile(tnet, crossbars=64, duplicate="auto").summary["speedup"], 2))
+
+# %% [markdown]
+# ## The search, driven from here (ask/tell)
+#
+# A tiny run (population 8, 3 generations) with a toy accuracy; put your training or
+# evaluation code in `my_accuracy`. The files are those of `rnc search --out`.
+
+# %%
+
+
+def my_accuracy(genome):
+    """Toy stand-in: more capacity, higher accuracy (see examples/evaluator.py)."""
+    import math
+
+    ks, e, d = genome["ks"], genome["e"], genome["d"]
+    cap = sum(e[i] * ks[i] * ks[i] / 294 for i in range(16) if i % 4 < d[i // 4])
+    return 0.70 + 0.22 * (1.0 - math.exp(-cap / 5.0))
+
+
+s = rnc.Search(budget=168, population=8, generations=3, seed=1, out=os.path.join(work, "run"))
+while not s.done:
+    batch = s.ask()
+    s.tell({c.id: my_accuracy(c.genome) for c in batch})
+    print(f"generation {s.generation}: {len(batch)} new candidates, front {len(s.pareto)}")
+best = s.pareto[0]
+print(f"fastest on the front: {best['speedup']:.1f}x at accuracy {best['accuracy']:.3f}")

@@ -37,10 +37,10 @@ def compile(net: Network, crossbars: Optional[int] = None, *,
     or False, "area", "reference"), ``depth_split`` (a number or "auto"), ``depthwise``,
     ``packer``, ``find_solution``, ``layer_threshold``, ``max_load``,
     ``same_layer_diagonal``, ``seed``, ``samples``, ``schedule``, ``effort``,
-    ``min_efficiency``, ``refine_moves``, ``xbar``. ``hardware`` is an :class:`rnc.Hardware` (default:
-    the embedded configuration); ``progress(step)`` is called between mapping steps (return
-    False to stop). The GIL is released while rnc works; Ctrl-C stops it with
-    ``KeyboardInterrupt``.
+    ``min_efficiency``, ``refine_moves``, ``xbar``. ``hardware`` is an
+    :class:`rnc.Hardware` (default: the embedded configuration); ``progress(step)`` is
+    called between mapping steps (return False to stop). The GIL is released while rnc
+    works; Ctrl-C stops it with ``KeyboardInterrupt``.
 
     >>> c = rnc.compile(rnc.Network.zoo("squeezenet1_1"), crossbars=64, duplicate=True)
     >>> c.summary["speedup"] > 1
