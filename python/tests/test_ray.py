@@ -29,6 +29,8 @@ needs_search = pytest.mark.skipif(not hasattr(rnc, "Search"), reason="rnc.Search
 def cluster():
     # The evaluators below are defined in this test module: ship them to workers by value.
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    # A single-node instance of this test's own (Ray 2.60 advertises the machine's address
+    # for 127.0.0.1, but nothing joins it).
     ctx = ray.init(address="local", num_cpus=4, include_dashboard=False,
                    _node_ip_address="127.0.0.1", log_to_driver=False)
     try:
