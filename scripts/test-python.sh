@@ -29,8 +29,12 @@ fi
 if ! "$VENV/bin/python" -c "import maturin, pytest, ruff" 2>/dev/null; then
     "$VENV/bin/pip" install -q --disable-pip-version-check "maturin>=1.9,<2" pytest ruff
 fi
+# Ray for rnc.ray and its tests (python/tests/test_ray.py): the optional extra "ray".
+if ! "$VENV/bin/python" -c "import ray" 2>/dev/null; then
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check "ray>=2.9"
+fi
 
-"$VENV/bin/ruff" check python examples/notebook.py
+"$VENV/bin/ruff" check python examples/notebook.py examples/ray_evaluator.py
 # The wheel, as a user gets it from `pip install ./python` (maturin, release build; the
 # venv's maturin instead of a fresh isolated one).
 "$VENV/bin/pip" install -q --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps ./python
