@@ -817,8 +817,8 @@ fn effort_name(e: Effort) -> &'static str {
 /// The depth splits `DepthSplit::Auto` tries.
 pub const AUTO_DEPTH_SPLITS: [usize; 6] = [1, 2, 4, 8, 16, 32];
 
-/// Layouts (depthwise mapping, depth split) that `Auto` maps at the chosen effort, per
-/// depthwise mapping, after ranking every layout at fast effort.
+/// Layouts (depthwise mapping, depth split) that `Auto` maps at the chosen effort after
+/// ranking every layout at fast effort.
 const AUTO_FINALISTS: usize = 2;
 
 /// The (depthwise mapping, depth split) pairs the options allow for `net`. Both only change
@@ -849,8 +849,7 @@ fn layouts(net: &Network, opts: &CompileOptions) -> Vec<(DepthwiseMapping, usize
 /// or above the efficiency floor, else the most efficient; ties: the earlier layout). With
 /// several layouts each is first mapped at fast effort (milliseconds) and ranked by the
 /// contention-free latency of its copies, which tracks what more effort reaches better than
-/// the fast mapping's own contention; the best `AUTO_FINALISTS` of each depthwise mapping are
-/// then mapped at the chosen effort.
+/// the fast mapping's own contention; the best `AUTO_FINALISTS` are then mapped at the chosen effort.
 fn best_layout(
     net: &Network,
     tau: pipeline::TileLatency,
@@ -881,18 +880,14 @@ fn best_layout(
         if poll.stopped() {
             return Err(Error::Cancelled);
         }
-        let mut chosen = Vec::new();
-        for m in [DepthwiseMapping::Serial, DepthwiseMapping::Diagonal] {
-            let mut ranked: Vec<(f64, usize)> = all
-                .iter()
-                .zip(&fast)
-                .enumerate()
-                .filter(|(_, (l, _))| l.0 == m)
-                .filter_map(|(i, (_, f))| f.map(|v| (v, i)))
-                .collect();
-            ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            chosen.extend(ranked.iter().take(AUTO_FINALISTS).map(|&(_, i)| i));
-        }
+        // `layouts` varies one depthwise mapping at a time, so one ranking covers them all.
+        let mut ranked: Vec<(f64, usize)> = fast
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| f.map(|v| (v, i)))
+            .collect();
+        ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let mut chosen: Vec<usize> = ranked.iter().take(AUTO_FINALISTS).map(|&(_, i)| i).collect();
         if chosen.is_empty() {
             // Nothing fit at fast effort: let the chosen effort try every layout.
             all.clone()
