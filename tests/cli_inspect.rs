@@ -80,3 +80,21 @@ fn bad_inputs_exit_2_with_one_line() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+/// `rnc inspect | head` must end quietly: a closed pipe is not a crash.
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rnc"))
+        .args(["inspect", "--model", "mbv3-small"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the read end before rnc writes anything.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(out.status.code(), Some(101), "{err}");
+}
