@@ -3,16 +3,15 @@
 use proptest::prelude::*;
 use rnc::compile::{CompileOptions, Effort, baseline, compile};
 use rnc::duplicate::DuplicateMode;
-use rnc::hardware::HwConfig;
 use rnc::network::{ConvSpec, NetworkBuilder, Schedule, zoo};
 use rnc::pack::bound::period_bound;
 use rnc::pack::{PackOptions, Packer, Rules, lower_bound, verify};
 use rnc::partition::{Crossbar, PartitionOptions, partition};
 
-fn tau_default() -> impl Fn(usize, usize) -> f64 + Sync {
-    let hw = HwConfig::embedded_default();
-    move |r, c| hw.latency_ns(r, c, 8)
+mod common {
+    pub mod pipeline;
 }
+use common::pipeline::tau_default;
 
 fn opts(budget: usize, dup: DuplicateMode, d: usize) -> CompileOptions {
     CompileOptions {

@@ -3,10 +3,14 @@
 
 use rnc::compile::{CompileOptions, Compiled, Effort, baseline, compile};
 use rnc::duplicate::DuplicateMode;
-use rnc::hardware::HwConfig;
 use rnc::network::{Network, Schedule, zoo};
 use rnc::pack::{Bin, Item, PackOptions, Packer, Packing, Placement, Rules, verify};
 use rnc::partition::Crossbar;
+
+mod common {
+    pub mod pipeline;
+}
+use common::pipeline::tau_default;
 
 const DIAGONAL: Rules = Rules {
     layer_threshold: -1,
@@ -35,11 +39,6 @@ fn squeezenet_opts(budget: usize, generations: usize) -> CompileOptions {
         samples: 8,
         ..Default::default()
     }
-}
-
-fn tau_default() -> impl Fn(usize, usize) -> f64 + Sync {
-    let hw = HwConfig::embedded_default();
-    move |r, c| hw.latency_ns(r, c, 8)
 }
 
 /// squeezenet1_1 compiled with [`squeezenet_opts`], checked against the diagonal rule and the

@@ -2,16 +2,15 @@
 
 use rnc::compile::{CompileOptions, Compiled, Effort, MapTask, baseline, compile, items, run_sim};
 use rnc::duplicate::DuplicateMode;
-use rnc::hardware::HwConfig;
 use rnc::map::local_search::{LocalSearch, rank};
 use rnc::network::{Schedule, zoo};
 use rnc::pack::{PackOptions, Packer, Rules, verify};
 use rnc::partition::Crossbar;
 
-fn tau_default() -> impl Fn(usize, usize) -> f64 + Sync {
-    let hw = HwConfig::embedded_default();
-    move |r, c| hw.latency_ns(r, c, 8)
+mod common {
+    pub mod pipeline;
 }
+use common::pipeline::tau_default;
 
 fn opts(budget: usize, rules: Rules, dup: DuplicateMode, effort: Effort) -> CompileOptions {
     CompileOptions {

@@ -2,15 +2,14 @@
 
 use rnc::compile::{CompileOptions, Effort, MapTask, compile, items, run_sim};
 use rnc::duplicate::DuplicateMode;
-use rnc::hardware::HwConfig;
 use rnc::map::contention_free::{ContentionFree, busy, conflicts};
 use rnc::network::{Schedule, zoo};
 use rnc::pack::{PackOptions, Rules, verify};
 
-fn tau_default() -> impl Fn(usize, usize) -> f64 + Sync {
-    let hw = HwConfig::embedded_default();
-    move |r, c| hw.latency_ns(r, c, 8)
+mod common {
+    pub mod pipeline;
 }
+use common::pipeline::tau_default;
 
 /// Three layers in a chain, t = 2, 3, 1 ns, two samples: the flow-shop recurrence by hand.
 #[test]
