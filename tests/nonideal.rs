@@ -364,3 +364,103 @@ fn configs_mnsim_would_crash_on_are_errors_naming_the_key() {
     assert!(e.contains("Device_SAF"), "{e}");
     assert_eq!(load(&[]), "");
 }
+
+/// The bit-plane kernel (counts × each array's few values) against the float kernel
+/// (f32 sums of effective slice weights) on the same chip.
+fn kernels(
+    layer: &Layer,
+    dev: &Device,
+    opts: &Options,
+    x: &[f32],
+    npix: usize,
+) -> (Vec<f32>, Vec<f32>, bool) {
+    let s_a = rnc::accuracy::nonideal::abs_max(x) / 255.0;
+    let aq = quantize_inputs(x, s_a);
+    let q = layer.quantized(&aq, npix);
+    let y: Vec<f32> = q.iter().map(|&a| (a * layer.s_w * s_a) as f32).collect();
+    let s_out = rnc::accuracy::nonideal::abs_max(&y);
+    let prog = layer.program(dev, opts, 2, 1);
+    let has_planes = prog.planes.is_some();
+    let planes = layer.crossbar(&prog, dev, opts.adc, &aq, npix, s_a, s_out);
+    let float = rnc::accuracy::nonideal::Programmed { planes: None, ..prog };
+    let reference = layer.crossbar(&float, dev, opts.adc, &aq, npix, s_a, s_out);
+    (
+        quantize_outputs(&planes, layer.s_w, s_a, s_out),
+        quantize_outputs(&reference, layer.s_w, s_a, s_out),
+        has_planes,
+    )
+}
+
+#[test]
+fn bit_plane_kernel_equals_the_float_kernel_on_integer_cells() {
+    // Integer cell values (no on/off ratio, no variation; SAFs at 0 and m): both kernels sum
+    // exact integers, so every ADC code and output is the same bit for bit.
+    let mut rng = Lcg(13);
+    for (bc, bd, pol, adc) in [
+        (1, 1, 2, 6),
+        (2, 1, 2, 8),
+        (1, 2, 1, 5),
+        (4, 4, 2, 7),
+        (2, 8, 1, 9),
+    ] {
+        let mut dev = ideal_device(bc, bd, pol);
+        dev.adc_bits = adc;
+        dev.saf_pct = [2.0, 3.0];
+        let opts = Options {
+            rratio: false,
+            variation: false,
+            ..Options::default()
+        };
+        for mode in [AdcMode::Scale, AdcMode::Fix] {
+            let opts = Options {
+                adc: mode,
+                ..opts.clone()
+            };
+            // 150 rows on 64-row crossbars: three splits, the last one partial; 70 columns:
+            // two column tiles.
+            let l = random_layer(&mut rng, 150, 70, Kind::Dense);
+            let x = random_inputs(&mut rng, 30 * 150);
+            let (a, b, planes) = kernels(&l, &dev, &opts, &x, 30);
+            assert!(planes);
+            assert!(a.iter().any(|&v| v != 0.0));
+            assert_eq!(a, b, "b_c={bc} b_d={bd} pol={pol} adc={adc} {mode:?}");
+        }
+    }
+}
+
+#[test]
+fn bit_plane_kernel_matches_the_float_kernel_on_analog_cells() {
+    // Variation per array and level, on/off ratio, SAFs (physical or MNSIM's stuck values):
+    // every array still holds few values; the kernels differ only by the f32 rounding of the
+    // float kernel's sums, which moves a partial sum across an ADC step rarely.
+    let mut rng = Lcg(14);
+    let mut dev = device();
+    dev.variation_pct = 5.0;
+    dev.saf_pct = [1.0, 1.0];
+    dev.xbar_rows = 64;
+    for opts in [
+        Options::default(),
+        Options {
+            mnsim_stuck_values: true,
+            ..Options::default()
+        },
+    ] {
+        let l = random_layer(&mut rng, 200, 90, Kind::Dense);
+        let x = random_inputs(&mut rng, 40 * 200);
+        let (a, b, planes) = kernels(&l, &dev, &opts, &x, 40);
+        assert!(planes);
+        let same = a.iter().zip(&b).filter(|(x, y)| x == y).count();
+        assert!(same * 100 >= a.len() * 99, "{same} of {} outputs equal", a.len());
+        let step = a.iter().chain(&b).fold(0f32, |m, v| m.max(v.abs())) / 255.0;
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() <= 2.0 * step + 1e-6, "{x} vs {y}");
+        }
+    }
+    // Per-cell variation gives every cell its own value: the float kernel runs.
+    let opts = Options {
+        variation_per_cell: true,
+        ..Options::default()
+    };
+    let l = random_layer(&mut rng, 100, 20, Kind::Dense);
+    assert!(l.program(&dev, &opts, 0, 0).planes.is_none());
+}

@@ -345,6 +345,24 @@ pub fn program_array(
     digits: &[i32],
     out: &mut [f32],
 ) -> StuckCount {
+    let mut g = vec![0f64; digits.len()];
+    let count = program_array_f64(dev, opts, trial, id, digits, &mut g);
+    for (o, &v) in out.iter_mut().zip(&g) {
+        *o = v as f32;
+    }
+    count
+}
+
+/// [`program_array`] at full precision (the bit-plane kernel keeps each array's few distinct
+/// values in f64).
+pub fn program_array_f64(
+    dev: &Device,
+    opts: &Options,
+    trial: u64,
+    id: ArrayId,
+    digits: &[i32],
+    out: &mut [f64],
+) -> StuckCount {
     let m = dev.max_cell();
     let levels = dev.levels;
     let analog = dev.nvm && (opts.rratio || opts.variation);
@@ -406,7 +424,7 @@ pub fn program_array(
                 };
             }
         }
-        *o = g as f32;
+        *o = g;
     }
     count
 }
@@ -577,9 +595,15 @@ impl Layer {
         let p = dev.slices() as usize;
         let cols = self.cols;
         let sr = self.split_rows(dev);
+        let splits = self.splits(dev);
+        let npol = if dev.polarity == 2 { 2 } else { 1 };
         let mut w_eff = vec![0f32; self.rows * p * cols];
         let mut stuck = StuckCount::default();
-        for split in 0..self.splits(dev) {
+        // Per-cell variation gives every cell its own value: only the float kernel applies.
+        let per_cell = dev.nvm && opts.variation && opts.variation_per_cell && dev.variation_pct > 0.0;
+        let mut arrays: Vec<ArrayStates> = Vec::new();
+        let mut planes_ok = !per_cell && matches!(self.kind, Kind::Dense);
+        for split in 0..splits {
             let (r0, r1) = (split * sr, ((split + 1) * sr).min(self.rows));
             for j in 0..p {
                 let (a, b) = self.slice_digits(dev, j as u32, r0, r1);
@@ -589,28 +613,46 @@ impl Layer {
                     slice: j as u64,
                     polarity: pol,
                 };
-                let mut ga = vec![0f32; a.len()];
-                let s = program_array(dev, opts, trial, id(0), &a, &mut ga);
+                let mut ga = vec![0f64; a.len()];
+                let s = program_array_f64(dev, opts, trial, id(0), &a, &mut ga);
                 stuck.cells += s.cells;
                 stuck.sa0 += s.sa0;
                 stuck.sa1 += s.sa1;
+                let mut wa: Vec<f32> = ga.iter().map(|&v| v as f32).collect();
+                if planes_ok {
+                    match ArrayStates::of(&ga) {
+                        Some(st) => arrays.push(st),
+                        None => planes_ok = false,
+                    }
+                }
                 if !b.is_empty() {
-                    let mut gb = vec![0f32; b.len()];
-                    let s = program_array(dev, opts, trial, id(1), &b, &mut gb);
+                    let mut gb = vec![0f64; b.len()];
+                    let s = program_array_f64(dev, opts, trial, id(1), &b, &mut gb);
                     stuck.cells += s.cells;
                     stuck.sa0 += s.sa0;
                     stuck.sa1 += s.sa1;
-                    for (x, y) in ga.iter_mut().zip(&gb) {
-                        *x -= *y;
+                    for (x, &y) in wa.iter_mut().zip(&gb) {
+                        *x -= y as f32;
+                    }
+                    if planes_ok {
+                        match ArrayStates::of(&gb) {
+                            Some(st) => arrays.push(st),
+                            None => planes_ok = false,
+                        }
                     }
                 }
-                for (ri, row) in ga.chunks_exact(cols).enumerate() {
+                for (ri, row) in wa.chunks_exact(cols).enumerate() {
                     let dst = &mut w_eff[((r0 + ri) * p + j) * cols..][..cols];
                     dst.copy_from_slice(row);
                 }
             }
         }
-        Programmed { w_eff, stuck }
+        let planes = if planes_ok {
+            Some(Planes::build(&arrays, splits, p, npol, sr, cols))
+        } else {
+            None
+        };
+        Programmed { w_eff, stuck, planes }
     }
 
     /// The 9-bit quantized layer: exact integer sums Σ aq·wq per output, in input-step ×
@@ -621,40 +663,43 @@ impl Layer {
             Kind::Dense => {
                 let rows = self.rows;
                 let mut out = vec![0f64; npix * cols];
-                out.par_chunks_mut(cols).enumerate().for_each(|(pix, o)| {
-                    let mut acc = vec![0i64; cols];
-                    for (r, &a) in aq[pix * rows..(pix + 1) * rows].iter().enumerate() {
-                        if a == 0 {
-                            continue;
+                // |a·w| ≤ 255², so i32 sums are exact up to 33,000 rows.
+                let narrow = rows < 33_000;
+                out.par_chunks_mut(cols).enumerate().for_each_init(
+                    || (vec![0i32; cols], vec![0i64; cols]),
+                    |(a32, a64), (pix, o)| {
+                        let x = &aq[pix * rows..(pix + 1) * rows];
+                        if narrow {
+                            dense_i32_dispatch(x, &self.wq, a32, o);
+                        } else {
+                            a64.iter_mut().for_each(|v| *v = 0);
+                            for (r, &a) in x.iter().enumerate() {
+                                if a == 0 {
+                                    continue;
+                                }
+                                let a = a as i64;
+                                for (y, &w) in a64.iter_mut().zip(&self.wq[r * cols..(r + 1) * cols]) {
+                                    *y += a * w as i64;
+                                }
+                            }
+                            for (o, &a) in o.iter_mut().zip(a64.iter()) {
+                                *o = a as f64;
+                            }
                         }
-                        let a = a as i64;
-                        for (y, &w) in acc.iter_mut().zip(&self.wq[r * cols..(r + 1) * cols]) {
-                            *y += a * w as i64;
-                        }
-                    }
-                    for (o, a) in o.iter_mut().zip(acc) {
-                        *o = a as f64;
-                    }
-                });
+                    },
+                );
                 out
             }
             Kind::Depthwise { k, stride, h, w } => {
                 let n = npix / (h * w);
                 let (ho, wo) = out_hw(h, w, k, stride);
                 let mut out = vec![0f64; n * ho * wo * cols];
-                out.par_chunks_mut(cols).enumerate().for_each(|(opix, o)| {
-                    let mut acc = vec![0i64; cols];
-                    for_taps(opix, h, w, ho, wo, k, stride, |tap, ipix| {
-                        let inp = &aq[ipix * cols..(ipix + 1) * cols];
-                        let wt = &self.wq[tap * cols..(tap + 1) * cols];
-                        for ((y, &a), &wv) in acc.iter_mut().zip(inp).zip(wt) {
-                            *y += a as i64 * wv as i64;
-                        }
-                    });
-                    for (o, a) in o.iter_mut().zip(acc) {
-                        *o = a as f64;
-                    }
-                });
+                let geo = [h, w, ho, wo, k, stride];
+                // At most 49 taps of 255²: i32 is exact.
+                out.par_chunks_mut(cols).enumerate().for_each_init(
+                    || vec![0i32; cols],
+                    |acc, (opix, o)| dw_i32_dispatch(aq, &self.wq, geo, opix, acc, o),
+                );
                 out
             }
         }
@@ -683,18 +728,37 @@ impl Layer {
         // Weight of a code of (cycle i, slice j): 2^(i·b_d + j·b_c).
         let cyc_w: Vec<f64> = (0..c).map(|i| 2f64.powi((i as u32 * bd) as i32)).collect();
         let slice_w: Vec<f64> = (0..p).map(|j| 2f64.powi((j as u32 * bc) as i32)).collect();
-        // Converts the partial sums of one pixel (c × p·cols) and adds them to `acc` (cols).
-        let convert = |ps: &[f32], acc: &mut [f64]| {
-            for (i, row) in ps.chunks_exact(pc).enumerate() {
-                for (j, part) in row.chunks_exact(cols).enumerate() {
-                    let f = cyc_w[i] * slice_w[j];
-                    for (a, &v) in acc.iter_mut().zip(part) {
-                        let code = round_clamp(v as f64 * adc.inv_lsb, adc.max_code);
-                        *a += code * f;
-                    }
-                }
-            }
-        };
+        if let (Kind::Dense, Some(pl)) = (self.kind, &prog.planes) {
+            let k = PlaneCtx {
+                pl,
+                aq,
+                rows: self.rows,
+                cols,
+                sr: self.split_rows(dev),
+                splits: self.splits(dev),
+                c,
+                p,
+                bd: bd as usize,
+                inv_lsb: adc.inv_lsb,
+                max_code: adc.max_code,
+                cyc_w: &cyc_w,
+                slice_w: &slice_w,
+            };
+            let mut out = vec![0f64; npix * cols];
+            out.par_chunks_mut(cols)
+                .enumerate()
+                .with_min_len(4)
+                .for_each_init(
+                    || PlaneScratch {
+                        x: vec![0u64; 2 * 8 * pl.words],
+                        pbuf: [0.0; PLANE_TILE],
+                        sbuf: [0; PLANE_TILE],
+                    },
+                    |scr, (pix, o)| planes_pixel_dispatch(&k, scr, pix, o),
+                );
+            out.iter_mut().for_each(|v| *v *= adc.lsb);
+            return out;
+        }
         match self.kind {
             Kind::Dense => {
                 let rows = self.rows;
@@ -777,41 +841,340 @@ impl Layer {
             Kind::Depthwise { k, stride, h, w } => {
                 let n = npix / (h * w);
                 let (ho, wo) = out_hw(h, w, k, stride);
+                let ctx = DwCtx {
+                    w_eff: &prog.w_eff,
+                    aq,
+                    cols,
+                    c,
+                    p,
+                    bd,
+                    k,
+                    stride,
+                    h,
+                    w,
+                    ho,
+                    wo,
+                    inv_lsb: adc.inv_lsb,
+                    max_code: adc.max_code,
+                    lsb: adc.lsb,
+                    cyc_w: &cyc_w,
+                    slice_w: &slice_w,
+                };
                 let mut out = vec![0f64; n * ho * wo * cols];
                 out.par_chunks_mut(cols)
                     .enumerate()
                     .with_min_len(4)
                     .for_each_init(
-                        || (vec![0f32; c * pc], vec![0f32; cols]),
-                        |(ps, digits), (opix, o)| {
-                            ps.iter_mut().for_each(|v| *v = 0.0);
-                            for_taps(opix, h, w, ho, wo, k, stride, |tap, ipix| {
-                                let inp = &aq[ipix * cols..(ipix + 1) * cols];
-                                let wrow = &prog.w_eff[tap * pc..(tap + 1) * pc];
-                                for i in 0..c {
-                                    let mut any = false;
-                                    for (d, &a) in digits.iter_mut().zip(inp) {
-                                        let a = a as i32;
-                                        let v = ((a.abs() >> (i as u32 * bd)) & dmask) * a.signum();
-                                        *d = v as f32;
-                                        any |= v != 0;
-                                    }
-                                    if !any {
-                                        continue;
-                                    }
-                                    let dst = &mut ps[i * pc..(i + 1) * pc];
-                                    for (dj, wj) in dst.chunks_exact_mut(cols).zip(wrow.chunks_exact(cols)) {
-                                        for ((y, &wv), &d) in dj.iter_mut().zip(wj).zip(digits.iter()) {
-                                            *y += d * wv;
-                                        }
-                                    }
-                                }
-                            });
-                            convert(ps, o);
-                            o.iter_mut().for_each(|v| *v *= adc.lsb);
-                        },
+                        || (vec![0f32; c * p * DW_TILE], [0f32; DW_TILE]),
+                        |(ps, digits), (opix, o)| dw_pixel_dispatch(&ctx, ps, digits, opix, o),
                     );
                 out
+            }
+        }
+    }
+}
+
+/// Channels per tile of the depthwise kernel (its partial sums, cycles × slices × tile f32,
+/// stay in L1).
+const DW_TILE: usize = 64;
+
+struct DwCtx<'a> {
+    w_eff: &'a [f32],
+    aq: &'a [i16],
+    cols: usize,
+    c: usize,
+    p: usize,
+    bd: u32,
+    k: usize,
+    stride: usize,
+    h: usize,
+    w: usize,
+    ho: usize,
+    wo: usize,
+    inv_lsb: f64,
+    max_code: f64,
+    lsb: f64,
+    cyc_w: &'a [f64],
+    slice_w: &'a [f64],
+}
+
+fn dw_pixel_dispatch(k: &DwCtx, ps: &mut [f32], digits: &mut [f32; DW_TILE], opix: usize, o: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU has the features (checked above).
+        unsafe { dw_pixel_avx2(k, ps, digits, opix, o) };
+        return;
+    }
+    dw_pixel(k, ps, digits, opix, o)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,popcnt")]
+fn dw_pixel_avx2(k: &DwCtx, ps: &mut [f32], digits: &mut [f32; DW_TILE], opix: usize, o: &mut [f64]) {
+    dw_pixel(k, ps, digits, opix, o)
+}
+
+/// One output pixel of a depthwise layer (each column sees its own channel's k×k patch), in
+/// tiles of channels: every (input cycle, weight slice) partial sum in f32, then the ADC.
+#[inline(always)]
+fn dw_pixel(k: &DwCtx, ps: &mut [f32], digits: &mut [f32; DW_TILE], opix: usize, o: &mut [f64]) {
+    let (c, p, cols) = (k.c, k.p, k.cols);
+    let dmask = (1i32 << k.bd) - 1;
+    let pc = p * cols;
+    for t0 in (0..cols).step_by(DW_TILE) {
+        let tw = DW_TILE.min(cols - t0);
+        ps.iter_mut().for_each(|v| *v = 0.0);
+        for_taps(opix, k.h, k.w, k.ho, k.wo, k.k, k.stride, |tap, ipix| {
+            let inp = &k.aq[ipix * cols + t0..ipix * cols + t0 + tw];
+            let wrow = &k.w_eff[tap * pc..(tap + 1) * pc];
+            for i in 0..c {
+                let mut any = false;
+                for (d, &a) in digits[..tw].iter_mut().zip(inp) {
+                    let a = a as i32;
+                    let v = ((a.abs() >> (i as u32 * k.bd)) & dmask) * a.signum();
+                    *d = v as f32;
+                    any |= v != 0;
+                }
+                if !any {
+                    continue;
+                }
+                for j in 0..p {
+                    let dst = &mut ps[(i * p + j) * DW_TILE..][..tw];
+                    let wj = &wrow[j * cols + t0..j * cols + t0 + tw];
+                    for ((y, &wv), &d) in dst.iter_mut().zip(wj).zip(digits[..tw].iter()) {
+                        *y += d * wv;
+                    }
+                }
+            }
+        });
+        let acc = &mut o[t0..t0 + tw];
+        for i in 0..c {
+            for j in 0..p {
+                let f = k.cyc_w[i] * k.slice_w[j];
+                let src = &ps[(i * p + j) * DW_TILE..][..tw];
+                for (a, &v) in acc.iter_mut().zip(src) {
+                    let code = round_clamp(v as f64 * k.inv_lsb, k.max_code);
+                    *a += code * f;
+                }
+            }
+        }
+        acc.iter_mut().for_each(|v| *v *= k.lsb);
+    }
+}
+
+/// One output row of the quantized dense layer: Σ_r x_r · W[r, ·] in i32.
+fn dense_i32_dispatch(x: &[i16], wq: &[i32], acc: &mut [i32], o: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU has the features (checked above).
+        unsafe { dense_i32_avx2(x, wq, acc, o) };
+        return;
+    }
+    dense_i32(x, wq, acc, o)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,popcnt")]
+fn dense_i32_avx2(x: &[i16], wq: &[i32], acc: &mut [i32], o: &mut [f64]) {
+    dense_i32(x, wq, acc, o)
+}
+
+#[inline(always)]
+fn dense_i32(x: &[i16], wq: &[i32], acc: &mut [i32], o: &mut [f64]) {
+    let cols = acc.len();
+    acc.iter_mut().for_each(|v| *v = 0);
+    for (r, &a) in x.iter().enumerate() {
+        if a == 0 {
+            continue;
+        }
+        let a = a as i32;
+        for (y, &w) in acc.iter_mut().zip(&wq[r * cols..(r + 1) * cols]) {
+            *y += a * w;
+        }
+    }
+    for (o, &a) in o.iter_mut().zip(acc.iter()) {
+        *o = a as f64;
+    }
+}
+
+/// One output pixel of the quantized depthwise layer; `geo` = [h, w, ho, wo, k, stride].
+fn dw_i32_dispatch(aq: &[i16], wq: &[i32], geo: [usize; 6], opix: usize, acc: &mut [i32], o: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU has the features (checked above).
+        unsafe { dw_i32_avx2(aq, wq, geo, opix, acc, o) };
+        return;
+    }
+    dw_i32(aq, wq, geo, opix, acc, o)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,popcnt")]
+fn dw_i32_avx2(aq: &[i16], wq: &[i32], geo: [usize; 6], opix: usize, acc: &mut [i32], o: &mut [f64]) {
+    dw_i32(aq, wq, geo, opix, acc, o)
+}
+
+#[inline(always)]
+fn dw_i32(aq: &[i16], wq: &[i32], geo: [usize; 6], opix: usize, acc: &mut [i32], o: &mut [f64]) {
+    let cols = acc.len();
+    let [h, w, ho, wo, k, stride] = geo;
+    acc.iter_mut().for_each(|v| *v = 0);
+    for_taps(opix, h, w, ho, wo, k, stride, |tap, ipix| {
+        let inp = &aq[ipix * cols..(ipix + 1) * cols];
+        let wt = &wq[tap * cols..(tap + 1) * cols];
+        for ((y, &a), &wv) in acc.iter_mut().zip(inp).zip(wt) {
+            *y += a as i32 * wv;
+        }
+    });
+    for (o, &a) in o.iter_mut().zip(acc.iter()) {
+        *o = a as f64;
+    }
+}
+
+/// What the bit-plane kernel needs for one layer and one chip.
+struct PlaneCtx<'a> {
+    pl: &'a Planes,
+    aq: &'a [i16],
+    rows: usize,
+    cols: usize,
+    sr: usize,
+    splits: usize,
+    c: usize,
+    p: usize,
+    bd: usize,
+    inv_lsb: f64,
+    max_code: f64,
+    cyc_w: &'a [f64],
+    slice_w: &'a [f64],
+}
+
+struct PlaneScratch {
+    /// Input bit planes of one split: [sign: + / −][magnitude bit t][word].
+    x: Vec<u64>,
+    pbuf: [f64; PLANE_TILE],
+    sbuf: [i32; PLANE_TILE],
+}
+
+/// Whether the CPU runs the AVX2 builds of the kernels. They give the same bits as the
+/// portable build: no fast-math (no reassociation, no contraction into FMA), only wider vectors
+/// and the popcnt instruction.
+#[cfg(target_arch = "x86_64")]
+fn has_avx2() -> bool {
+    std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma")
+        && std::arch::is_x86_feature_detected!("popcnt")
+}
+
+fn planes_pixel_dispatch(k: &PlaneCtx, scr: &mut PlaneScratch, pix: usize, acc: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU has the features (checked above).
+        unsafe { planes_pixel_avx2(k, scr, pix, acc) };
+        return;
+    }
+    planes_pixel(k, scr, pix, acc)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,popcnt")]
+fn planes_pixel_avx2(k: &PlaneCtx, scr: &mut PlaneScratch, pix: usize, acc: &mut [f64]) {
+    planes_pixel(k, scr, pix, acc)
+}
+
+/// One output pixel of a dense layer on bit planes: per split, the input's magnitude bits as
+/// row bit masks (positive and negative inputs apart); per (input cycle, weight slice) and
+/// column, the partial sum `Σ_pol base·Σ digits + Σ_q coef_q · Σ_t 2^t popcount(x_t & plane_q)`
+/// through the ADC. Cycles whose input bits are all zero give a zero partial sum (code 0) and
+/// are skipped.
+#[inline(always)]
+fn planes_pixel(k: &PlaneCtx, scr: &mut PlaneScratch, pix: usize, acc: &mut [f64]) {
+    let pl = k.pl;
+    let (wn, nq, npol, cols) = (pl.words, pl.nq, pl.npol, k.cols);
+    let tiles = cols.div_ceil(PLANE_TILE);
+    for split in 0..k.splits {
+        let (r0, r1) = (split * k.sr, ((split + 1) * k.sr).min(k.rows));
+        scr.x.iter_mut().for_each(|v| *v = 0);
+        let (xp, xn) = scr.x.split_at_mut(8 * wn);
+        for (ri, &a) in k.aq[pix * k.rows + r0..pix * k.rows + r1].iter().enumerate() {
+            if a == 0 {
+                continue;
+            }
+            let (x, mut m) = if a > 0 {
+                (&mut *xp, a as u32)
+            } else {
+                (&mut *xn, (a as i32).unsigned_abs())
+            };
+            let (wi, bit) = (ri / 64, 1u64 << (ri % 64));
+            while m != 0 {
+                let t = m.trailing_zeros() as usize;
+                x[t * wn + wi] |= bit;
+                m &= m - 1;
+            }
+        }
+        // Σ digits per magnitude bit, and which bits occur at all.
+        let mut sum_t = [0i64; 8];
+        let mut tmask = 0u32;
+        for t in 0..8 {
+            let (p, n) = (&xp[t * wn..(t + 1) * wn], &xn[t * wn..(t + 1) * wn]);
+            let cp: u32 = p.iter().map(|w| w.count_ones()).sum();
+            let cn: u32 = n.iter().map(|w| w.count_ones()).sum();
+            sum_t[t] = cp as i64 - cn as i64;
+            if cp + cn > 0 {
+                tmask |= 1 << t;
+            }
+        }
+        for i in 0..k.c {
+            let (t_lo, t_hi) = (i * k.bd, ((i + 1) * k.bd).min(8));
+            if t_lo >= 8 || (tmask >> t_lo) & ((1u32 << (t_hi - t_lo)) - 1) == 0 {
+                continue;
+            }
+            let a_i: i64 = (t_lo..t_hi).map(|t| sum_t[t] << (t - t_lo)).sum();
+            for tile in 0..tiles {
+                let c0 = tile * PLANE_TILE;
+                let tw = PLANE_TILE.min(cols - c0);
+                for j in 0..k.p {
+                    let arr0 = (split * k.p + j) * npol;
+                    let mut k0 = 0.0;
+                    for pol in 0..npol {
+                        k0 += pl.base[arr0 + pol] * a_i as f64;
+                    }
+                    let pbuf = &mut scr.pbuf[..tw];
+                    pbuf.iter_mut().for_each(|v| *v = k0);
+                    for pi in arr0 * nq..(arr0 + npol) * nq {
+                        if !pl.nonzero[pi * tiles + tile] {
+                            continue;
+                        }
+                        let sbuf = &mut scr.sbuf[..tw];
+                        sbuf.iter_mut().for_each(|v| *v = 0);
+                        for t in t_lo..t_hi {
+                            let sh = (t - t_lo) as u32;
+                            for w in 0..wn {
+                                let bw = &pl.bits[(pi * wn + w) * cols + c0..][..tw];
+                                let xw = xp[t * wn + w];
+                                if xw != 0 {
+                                    for (s, &b) in sbuf.iter_mut().zip(bw) {
+                                        *s += ((xw & b).count_ones() as i32) << sh;
+                                    }
+                                }
+                                let xw = xn[t * wn + w];
+                                if xw != 0 {
+                                    for (s, &b) in sbuf.iter_mut().zip(bw) {
+                                        *s -= ((xw & b).count_ones() as i32) << sh;
+                                    }
+                                }
+                            }
+                        }
+                        let cf = pl.coef[pi];
+                        for (v, &s) in pbuf.iter_mut().zip(sbuf.iter()) {
+                            *v += cf * s as f64;
+                        }
+                    }
+                    let f = k.cyc_w[i] * k.slice_w[j];
+                    for (a, &v) in acc[c0..c0 + tw].iter_mut().zip(pbuf.iter()) {
+                        let code = round_clamp(v * k.inv_lsb, k.max_code);
+                        *a += code * f;
+                    }
+                }
             }
         }
     }
@@ -860,6 +1223,118 @@ pub struct Programmed {
     /// Effective slice weights, rows × (slices · cols).
     pub w_eff: Vec<f32>,
     pub stuck: StuckCount,
+    /// The same chip as bit planes (dense layers whose arrays hold few distinct values: every
+    /// case but per-cell variation); [`Layer::crossbar`] then counts instead of multiplying.
+    pub planes: Option<Planes>,
+}
+
+/// Most distinct cell values one array may hold for the bit-plane kernel (L levels plus the
+/// two ideal stuck values of `--mnsim-compat`, for L up to 16 and a little room).
+const MAX_STATES: usize = 20;
+
+/// One programmed array as its distinct values and each cell's index into them.
+struct ArrayStates {
+    values: Vec<f64>,
+    state: Vec<u8>,
+}
+
+impl ArrayStates {
+    /// None when the array holds more than [`MAX_STATES`] distinct values.
+    fn of(g: &[f64]) -> Option<ArrayStates> {
+        let mut values: Vec<f64> = Vec::new();
+        let mut state = Vec::with_capacity(g.len());
+        for &v in g {
+            let i = match values.iter().position(|x| x.to_bits() == v.to_bits()) {
+                Some(i) => i,
+                None => {
+                    if values.len() == MAX_STATES {
+                        return None;
+                    }
+                    values.push(v);
+                    values.len() - 1
+                }
+            };
+            state.push(i as u8);
+        }
+        Some(ArrayStates { values, state })
+    }
+}
+
+/// Columns per tile of the bit-plane kernel (a tile's planes stay in L1 across input cycles).
+const PLANE_TILE: usize = 64;
+
+/// A dense layer's chip as bit planes. Within one array (split, slice, polarity) a cell's
+/// conductance is `base + Σ_q coef_q · [cell in plane q]` (plane q: the cells at the array's
+/// q-th value other than its most common one, which is `base`), so a column's analog partial
+/// sum for one input bit-plane is `base·Σ inputs + Σ_q coef_q · popcount(inputs & plane_q)`:
+/// integer counts times the array's few values, exact in f64 where the values are integers.
+#[derive(Clone, Debug)]
+pub struct Planes {
+    /// u64 words per column of one split (⌈split rows / 64⌉).
+    words: usize,
+    /// Planes per array (the most any array of the layer needs; unused ones are empty).
+    nq: usize,
+    npol: usize,
+    /// [split][slice][pol] base value, signed (the negative crossbar subtracts).
+    base: Vec<f64>,
+    /// [split][slice][pol][q] coefficient, signed.
+    coef: Vec<f64>,
+    /// [split][slice][pol][q][word][col] cell bits.
+    bits: Vec<u64>,
+    /// [split][slice][pol][q][tile]: the plane has a cell in this column tile.
+    nonzero: Vec<bool>,
+}
+
+impl Planes {
+    fn build(arrays: &[ArrayStates], splits: usize, p: usize, npol: usize, sr: usize, cols: usize) -> Planes {
+        let words = sr.div_ceil(64);
+        let nq = arrays.iter().map(|a| a.values.len() - 1).max().unwrap_or(0);
+        let tiles = cols.div_ceil(PLANE_TILE);
+        let narr = splits * p * npol;
+        debug_assert_eq!(arrays.len(), narr);
+        let mut base = vec![0f64; narr];
+        let mut coef = vec![0f64; narr * nq];
+        let mut bits = vec![0u64; narr * nq * words * cols];
+        let mut nonzero = vec![false; narr * nq * tiles];
+        for (ai, arr) in arrays.iter().enumerate() {
+            let sign = if ai % npol == 1 { -1.0 } else { 1.0 };
+            // The most common value is the base (its cells need no plane); ties: first value.
+            let mut count = vec![0usize; arr.values.len()];
+            for &s in &arr.state {
+                count[s as usize] += 1;
+            }
+            let b = (0..count.len()).fold(0, |b, i| if count[i] > count[b] { i } else { b });
+            base[ai] = sign * arr.values[b];
+            // Plane q ↔ value index (skipping the base).
+            let mut plane_of = vec![usize::MAX; arr.values.len()];
+            let mut q = 0;
+            for (vi, &v) in arr.values.iter().enumerate() {
+                if vi != b {
+                    plane_of[vi] = q;
+                    coef[ai * nq + q] = sign * (v - arr.values[b]);
+                    q += 1;
+                }
+            }
+            for (cell, &s) in arr.state.iter().enumerate() {
+                let q = plane_of[s as usize];
+                if q == usize::MAX {
+                    continue;
+                }
+                let (r, c) = (cell / cols, cell % cols);
+                bits[((ai * nq + q) * words + r / 64) * cols + c] |= 1u64 << (r % 64);
+                nonzero[(ai * nq + q) * tiles + c / PLANE_TILE] = true;
+            }
+        }
+        Planes {
+            words,
+            nq,
+            npol,
+            base,
+            coef,
+            bits,
+            nonzero,
+        }
+    }
 }
 
 /// Output quantization q_act(y; S) of a layer's sums (`acc` in input-step × weight-step
