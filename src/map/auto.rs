@@ -31,35 +31,43 @@ fn candidates(task: &MapTask) -> anyhow::Result<Vec<Raw>> {
     let portfolio = task.steps().portfolio;
     // The mappers are independent: run them side by side (the candidates keep their order,
     // so the result does not depend on the thread count).
-    let ((pr, st), (sp, ca)) = rayon::join(
+    // The contention-free mapper runs beside the others (it is one of the slowest).
+    let free = || match portfolio && task.budget > 0 {
+        true => ContentionFree { task: *task }.map(),
+        false => None,
+    };
+    let (((pr, st), (sp, ca)), cf) = rayon::join(
         || {
             rayon::join(
-                || private::private(task),
-                || match portfolio {
-                    false => Ok(None),
-                    true => stages::staged(task),
+                || {
+                    rayon::join(
+                        || private::private(task),
+                        || match portfolio {
+                            false => Ok(None),
+                            true => stages::staged(task),
+                        },
+                    )
+                },
+                || {
+                    rayon::join(
+                        || spread::spread(task),
+                        || -> anyhow::Result<Vec<Vec<Raw>>> {
+                            task.steps()
+                                .headrooms
+                                .par_iter()
+                                .map(|&h| time_budget::contention_aware(task, h))
+                                .collect()
+                        },
+                    )
                 },
             )
         },
-        || {
-            rayon::join(
-                || spread::spread(task),
-                || -> anyhow::Result<Vec<Vec<Raw>>> {
-                    task.steps()
-                        .headrooms
-                        .par_iter()
-                        .map(|&h| time_budget::contention_aware(task, h))
-                        .collect()
-                },
-            )
-        },
+        free,
     );
     let mut cands: Vec<Raw> = [pr?, st?, sp?].into_iter().flatten().collect();
     cands.extend(ca?.into_iter().flatten());
     // A mapping without contention at all: latency = ideal latency (too slow for fast effort).
-    if portfolio && task.budget > 0 {
-        cands.extend(ContentionFree { task: *task }.map());
-    }
+    cands.extend(cf);
     if cands.is_empty() {
         cands.extend(time_budget::contention_aware(task, 1.0)?);
     }
@@ -117,7 +125,9 @@ fn moves(task: &MapTask, best: &Raw) -> usize {
 
 /// The chain schedule's precedence on `n` layers: each waits for the previous one.
 fn chain_preds(n: usize) -> Vec<Vec<usize>> {
-    (0..n).map(|i| if i == 0 { vec![] } else { vec![i - 1] }).collect()
+    (0..n)
+        .map(|i| if i == 0 { vec![] } else { vec![i - 1] })
+        .collect()
 }
 
 /// The best of the contention-aware strategies by simulated latency.
@@ -163,10 +173,7 @@ fn auto(task: &MapTask) -> anyhow::Result<Raw> {
         task: chain_task,
         min_efficiency: task.min_efficiency,
     };
-    let mut jobs: Vec<(&Raw, u64, bool)> = starts
-        .iter()
-        .map(|&s| (&ranked[s].2, s as u64, false))
-        .collect();
+    let mut jobs: Vec<(&Raw, u64, bool)> = starts.iter().map(|&s| (&ranked[s].2, s as u64, false)).collect();
     jobs.extend(chain_start.iter().map(|c| (c, 0, true)));
     let refined: Vec<anyhow::Result<((f64, f64), Raw)>> = jobs
         .par_iter()
