@@ -78,8 +78,8 @@ pub struct CompileArgs {
     pub effort: Effort,
     /// Local-search moves per start mapping, instead of the count --effort sets (default or
     /// max effort with --duplicate auto). The effort sizes it to the mapping (fewer moves for
-    /// more tile copies): squeezenet1_1 on 112 crossbars gets about 2,500 at default and 250,000
-    /// at max effort. Time grows in proportion; results stay deterministic.
+    /// more tile copies): squeezenet1_1 on 112 crossbars gets about 12,000 at default and
+    /// 400,000 at max effort. Time grows in proportion; results stay deterministic.
     #[arg(long, value_name = "N")]
     pub refine_moves: Option<usize>,
     /// Budgets as multiples of the ISAAC-like footprint, e.g. 0.8,1.0,1.2,1.4: one row each.

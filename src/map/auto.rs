@@ -31,35 +31,43 @@ fn candidates(task: &MapTask) -> anyhow::Result<Vec<Raw>> {
     let portfolio = task.steps().portfolio;
     // The mappers are independent: run them side by side (the candidates keep their order,
     // so the result does not depend on the thread count).
-    let ((pr, st), (sp, ca)) = rayon::join(
+    // The contention-free mapper runs beside the others (it is one of the slowest).
+    let free = || match portfolio && task.budget > 0 {
+        true => ContentionFree { task: *task }.map(),
+        false => None,
+    };
+    let (((pr, st), (sp, ca)), cf) = rayon::join(
         || {
             rayon::join(
-                || private::private(task),
-                || match portfolio {
-                    false => Ok(None),
-                    true => stages::staged(task),
+                || {
+                    rayon::join(
+                        || private::private(task),
+                        || match portfolio {
+                            false => Ok(None),
+                            true => stages::staged(task),
+                        },
+                    )
+                },
+                || {
+                    rayon::join(
+                        || spread::spread(task),
+                        || -> anyhow::Result<Vec<Vec<Raw>>> {
+                            task.steps()
+                                .headrooms
+                                .par_iter()
+                                .map(|&h| time_budget::contention_aware(task, h))
+                                .collect()
+                        },
+                    )
                 },
             )
         },
-        || {
-            rayon::join(
-                || spread::spread(task),
-                || -> anyhow::Result<Vec<Vec<Raw>>> {
-                    task.steps()
-                        .headrooms
-                        .par_iter()
-                        .map(|&h| time_budget::contention_aware(task, h))
-                        .collect()
-                },
-            )
-        },
+        free,
     );
     let mut cands: Vec<Raw> = [pr?, st?, sp?].into_iter().flatten().collect();
     cands.extend(ca?.into_iter().flatten());
     // A mapping without contention at all: latency = ideal latency (too slow for fast effort).
-    if portfolio && task.budget > 0 {
-        cands.extend(ContentionFree { task: *task }.map());
-    }
+    cands.extend(cf);
     if cands.is_empty() {
         cands.extend(time_budget::contention_aware(task, 1.0)?);
     }
@@ -105,18 +113,40 @@ fn starts(task: &MapTask, ranked: &[Ranked]) -> Vec<usize> {
 
 /// Local-search moves per start: in inverse proportion to what one costs (a simulation of
 /// every tile copy and sample plus placement scans, which grow faster than linearly), so the
-/// pass stays a fraction of a second whatever the network. Sized on the best start, the
-/// same for every start.
+/// pass costs about the same whatever the network. Sized on the best start, the same for
+/// every start.
 fn moves(task: &MapTask, best: &Raw) -> usize {
     let per_move = (best.1.placements.len() * task.samples.max(1)).max(1) as f64;
-    let scale = task.steps().refine_scale;
+    let s = task.steps();
+    let (lo, hi) = s.refine_range;
     task.refine_moves
-        .unwrap_or((scale * 3.5e8 / per_move.powf(1.5)).clamp(scale * 100.0, scale * 8_000.0) as usize)
+        .unwrap_or((s.refine_work / per_move.powf(1.5)).clamp(lo, hi) as usize)
+}
+
+/// The chain schedule's precedence on `n` layers: each waits for the previous one.
+fn chain_preds(n: usize) -> Vec<Vec<usize>> {
+    (0..n)
+        .map(|i| if i == 0 { vec![] } else { vec![i - 1] })
+        .collect()
 }
 
 /// The best of the contention-aware strategies by simulated latency.
 fn auto(task: &MapTask) -> anyhow::Result<Raw> {
-    let cands = candidates(task)?;
+    // Under the DAG, the chain's contention-free mapping is one more start (see below).
+    let chain = chain_preds(task.preds.len());
+    let chain_task = MapTask {
+        preds: &chain,
+        ..*task
+    };
+    let via_chain = task.steps().portfolio && task.budget > 0 && task.preds != chain.as_slice();
+    let (cands, chain_start) = rayon::join(
+        || candidates(task),
+        || match via_chain {
+            true => ContentionFree { task: chain_task }.map(),
+            false => None,
+        },
+    );
+    let cands = cands?;
     if task.cancelled() {
         return Err(Cancelled.into());
     }
@@ -133,11 +163,29 @@ fn auto(task: &MapTask) -> anyhow::Result<Raw> {
         min_efficiency: task.min_efficiency,
     };
     let moves = moves(task, &ranked[0].2);
-    let refined: Vec<anyhow::Result<((f64, f64), Raw)>> = starts
+    // The chain's precedence only adds constraints to the DAG's, so a mapping made for the
+    // chain is valid under the DAG, and the chain's contention-free mapping refined under
+    // the chain often leads further than any DAG start (the chain's schedule is easier to
+    // pack around). Its result is then refined under the DAG, which only keeps changes the
+    // DAG simulation does not find worse. mbv3-small @168 (D = 8): 791 µs from the DAG
+    // starts, 738 µs through the chain, 713 µs after the DAG pass.
+    let rc = LocalSearch {
+        task: chain_task,
+        min_efficiency: task.min_efficiency,
+    };
+    let mut jobs: Vec<(&Raw, u64, bool)> = starts.iter().map(|&s| (&ranked[s].2, s as u64, false)).collect();
+    jobs.extend(chain_start.iter().map(|c| (c, 0, true)));
+    let refined: Vec<anyhow::Result<((f64, f64), Raw)>> = jobs
         .par_iter()
-        .map(|&s| {
-            let (copies, packing) = &ranked[s].2;
-            let m = r.run(copies, packing, moves, task.pack.seed.wrapping_add(s as u64));
+        .map(|&((copies, packing), s, via_chain)| {
+            let seed = task.pack.seed.wrapping_add(s);
+            let m = match via_chain {
+                false => r.run(copies, packing, moves, seed),
+                true => {
+                    let m = rc.run(copies, packing, moves, seed);
+                    r.run(&m.0, &m.1, moves, seed ^ 1)
+                }
+            };
             let sim = task.simulate(&m.0, &m.1)?;
             Ok((rank(&sim, task.min_efficiency), m))
         })

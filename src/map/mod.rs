@@ -81,10 +81,12 @@ pub struct EffortTable {
     pub free_periods: usize,
     pub free_iterations: usize,
     pub free_width: usize,
-    /// [`local_search`]: starts taken from the best ranked candidates, and the factor on
-    /// its moves per start.
+    /// [`local_search`]: starts taken from the best ranked candidates; its moves per start
+    /// are `refine_work / (tile copies · samples)^1.5` (about the same time whatever the
+    /// network), kept within `refine_range`.
     pub refine_top: usize,
-    pub refine_scale: f64,
+    pub refine_work: f64,
+    pub refine_range: (f64, f64),
 }
 
 /// Step counts of one [`time_budget`] run.
@@ -126,7 +128,8 @@ const FAST: EffortTable = EffortTable {
     free_iterations: 8,
     free_width: 2,
     refine_top: 0,
-    refine_scale: 0.0,
+    refine_work: 0.0,
+    refine_range: (0.0, 0.0),
 };
 
 const DEFAULT: EffortTable = EffortTable {
@@ -161,7 +164,11 @@ const DEFAULT: EffortTable = EffortTable {
     free_iterations: 12,
     free_width: 3,
     refine_top: 2,
-    refine_scale: 1.0,
+    // Measured (2 cores): mbv3-small @168 gets about 3,900 moves, squeezenet1_1 @64 about
+    // 28,000; more moves keep paying on both (the earlier 3.5e8 and 8,000 left squeezenet1_1
+    // 3–5 % slower) while the portfolio's mappers, not this pass, set mbv3-small's time.
+    refine_work: 1e9,
+    refine_range: (100.0, 100_000.0),
 };
 
 const MAX_STEPS: TimeBudgetSteps = TimeBudgetSteps {
@@ -196,7 +203,8 @@ const MAX: EffortTable = EffortTable {
     // often not among the first two; the search keeps improving long after the default's
     // move budget (figures in the README).
     refine_top: 4,
-    refine_scale: 100.0,
+    refine_work: 3.5e10,
+    refine_range: (1e4, 8e5),
 };
 
 impl Effort {
