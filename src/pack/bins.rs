@@ -28,6 +28,17 @@ impl Rect {
     }
 }
 
+/// Bits `start..start + len` of a 128-bit mask (`start + len` ≤ 128).
+fn band(start: usize, len: usize) -> u128 {
+    if len == 0 {
+        0
+    } else if len >= 128 {
+        u128::MAX
+    } else {
+        ((1u128 << len) - 1) << start
+    }
+}
+
 /// How a free rectangle is chosen for a tile (MaxRects rules).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fit {
@@ -243,6 +254,22 @@ impl Bin {
         if !rules.diagonal || self.layers.binary_search(&item.layer).is_err() {
             return self.free.iter().filter(fits).map(|f| score(f, f.x, f.y)).min();
         }
+        if self.rows <= 128 && self.cols <= 128 {
+            // The rows and columns this layer already uses, as bit masks: the same test in
+            // O(1) per corner, and none at all when too few rows or columns are left.
+            let (mut rm, mut cm) = (0u128, 0u128);
+            for (_, o) in self.spans.iter().filter(|s| s.0 == item.layer) {
+                rm |= band(o.y, o.h);
+                cm |= band(o.x, o.w);
+            }
+            if self.rows - (rm.count_ones() as usize) < item.rows
+                || self.cols - (cm.count_ones() as usize) < item.cols
+            {
+                return None;
+            }
+            let apart = |x: usize, y: usize| band(y, item.rows) & rm == 0 && band(x, item.cols) & cm == 0;
+            return self.corner_fit(item, score, apart);
+        }
         let own: Vec<Rect> = self
             .spans
             .iter()
@@ -258,6 +285,17 @@ impl Bin {
             };
             own.iter().all(|o| !r.shares_rows(o) && !r.shares_cols(o))
         };
+        self.corner_fit(item, score, apart)
+    }
+
+    /// The best-scoring corner of a free rectangle that holds `item` where `apart` allows it.
+    fn corner_fit(
+        &self,
+        item: &Item,
+        score: impl Fn(&Rect, usize, usize) -> (usize, usize, usize, usize),
+        apart: impl Fn(usize, usize) -> bool,
+    ) -> Option<(usize, usize, usize, usize)> {
+        let fits = |f: &&Rect| f.w >= item.cols && f.h >= item.rows;
         let mut best = None;
         for f in self.free.iter().filter(fits) {
             let (x1, y1) = (f.x + f.w - item.cols, f.y + f.h - item.rows);
