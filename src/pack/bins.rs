@@ -28,6 +28,17 @@ impl Rect {
     }
 }
 
+/// Bits `start..start + len` of a 128-bit mask (`start + len` ≤ 128).
+fn band(start: usize, len: usize) -> u128 {
+    if len == 0 {
+        0
+    } else if len >= 128 {
+        u128::MAX
+    } else {
+        ((1u128 << len) - 1) << start
+    }
+}
+
 /// How a free rectangle is chosen for a tile (MaxRects rules).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fit {
@@ -58,6 +69,9 @@ pub struct Bin {
     pub cols: usize,
     /// Where each hosted tile lies, by layer (for [`Rules::diagonal`]).
     pub spans: Vec<(usize, Rect)>,
+    /// The widest and the tallest free rectangle's sides: a tile wider or taller cannot fit
+    /// (an O(1) test that spares the packers' scans most full crossbars).
+    reach: (usize, usize),
 }
 
 impl Bin {
@@ -77,7 +91,15 @@ impl Bin {
             rows,
             cols,
             spans: Vec::new(),
+            reach: (cols, rows),
         }
+    }
+
+    /// False when no free rectangle can hold `item` whatever the rules (exact: every fit
+    /// needs a free rectangle at least as wide and as tall as the tile).
+    #[inline]
+    pub fn could_fit(&self, item: &Item) -> bool {
+        item.cols <= self.reach.0 && item.rows <= self.reach.1
     }
 
     /// Whether the rules allow `item` here (space aside).
@@ -190,6 +212,10 @@ impl Bin {
             .zip(keep)
             .filter_map(|(r, k)| k.then_some(r))
             .collect();
+        self.reach = self
+            .free
+            .iter()
+            .fold((0, 0), |(w, h), f| (w.max(f.w), h.max(f.h)));
         if let Err(pos) = self.layers.binary_search(&item.layer) {
             self.layers.insert(pos, item.layer);
             self.time_ns += item.time_ns;
@@ -228,6 +254,22 @@ impl Bin {
         if !rules.diagonal || self.layers.binary_search(&item.layer).is_err() {
             return self.free.iter().filter(fits).map(|f| score(f, f.x, f.y)).min();
         }
+        if self.rows <= 128 && self.cols <= 128 {
+            // The rows and columns this layer already uses, as bit masks: the same test in
+            // O(1) per corner, and none at all when too few rows or columns are left.
+            let (mut rm, mut cm) = (0u128, 0u128);
+            for (_, o) in self.spans.iter().filter(|s| s.0 == item.layer) {
+                rm |= band(o.y, o.h);
+                cm |= band(o.x, o.w);
+            }
+            if self.rows - (rm.count_ones() as usize) < item.rows
+                || self.cols - (cm.count_ones() as usize) < item.cols
+            {
+                return None;
+            }
+            let apart = |x: usize, y: usize| band(y, item.rows) & rm == 0 && band(x, item.cols) & cm == 0;
+            return self.corner_fit(item, score, apart);
+        }
         let own: Vec<Rect> = self
             .spans
             .iter()
@@ -243,6 +285,17 @@ impl Bin {
             };
             own.iter().all(|o| !r.shares_rows(o) && !r.shares_cols(o))
         };
+        self.corner_fit(item, score, apart)
+    }
+
+    /// The best-scoring corner of a free rectangle that holds `item` where `apart` allows it.
+    fn corner_fit(
+        &self,
+        item: &Item,
+        score: impl Fn(&Rect, usize, usize) -> (usize, usize, usize, usize),
+        apart: impl Fn(usize, usize) -> bool,
+    ) -> Option<(usize, usize, usize, usize)> {
+        let fits = |f: &&Rect| f.w >= item.cols && f.h >= item.rows;
         let mut best = None;
         for f in self.free.iter().filter(fits) {
             let (x1, y1) = (f.x + f.w - item.cols, f.y + f.h - item.rows);

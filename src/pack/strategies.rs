@@ -301,7 +301,7 @@ fn place_where<S: PartialOrd>(
         let it = &items[k];
         let mut best: Choice<S> = None;
         for (b, bin) in bins.iter().enumerate() {
-            if !bin.admits(it, rules) || !admit(bin, it) {
+            if !bin.could_fit(it) || !bin.admits(it, rules) || !admit(bin, it) {
                 continue;
             }
             if let Some((p, q, x, y)) = bin.fit(it, fit_rule, rules) {
@@ -467,18 +467,75 @@ pub fn timed(items: &[Item], xbar: Crossbar, rules: &Rules, cap: usize) -> Optio
 pub fn local(items: &[Item], xbar: Crossbar, rules: &Rules, cap: usize) -> Option<Packing> {
     let mut order: Vec<usize> = (0..items.len()).collect();
     order.sort_by_key(|&k| (items[k].layer, std::cmp::Reverse(items[k].cells()), k));
-    place_in_order(
-        items,
+    // The score's first key is the crossbar's latest layer, so crossbars are visited by
+    // latest layer, newest first, and the scan stops after the first group where one fits:
+    // every later group scores worse. Same choice as scanning all (ties: lower crossbar,
+    // as each group is kept in crossbar order), without visiting every crossbar per tile.
+    let layers = items.iter().map(|it| it.layer + 1).max().unwrap_or(0);
+    let mut by_last: Vec<Vec<usize>> = vec![Vec::new(); layers];
+    let mut bins: Vec<Bin> = Vec::new();
+    let mut placements = vec![
+        Placement {
+            crossbar: 0,
+            x: 0,
+            y: 0
+        };
+        items.len()
+    ];
+    for &k in &order {
+        let it = &items[k];
+        let mut best: Choice<(f64, usize, usize)> = None;
+        for group in by_last.iter().rev() {
+            for &b in group {
+                let bin = &bins[b];
+                if !bin.could_fit(it) || !bin.admits(it, rules) {
+                    continue;
+                }
+                if let Some((s, l, x, y)) = bin.fit(it, Fit::ShortSide, rules) {
+                    let sc = (-bin.time_after(it), s, l);
+                    if best.as_ref().is_none_or(|(bs, ..)| sc < *bs) {
+                        best = Some((sc, b, x, y));
+                    }
+                }
+            }
+            if best.is_some() {
+                break;
+            }
+        }
+        let (b, x, y) = match best {
+            Some((_, b, x, y)) => (b, x, y),
+            None => {
+                if bins.len() >= cap {
+                    return None;
+                }
+                bins.push(Bin::new(xbar.rows, xbar.cols));
+                (bins.len() - 1, 0, 0)
+            }
+        };
+        let before = bins[b].layers.last().copied();
+        bins[b].place(it, x, y);
+        let after = bins[b].layers.last().copied().unwrap_or(0);
+        if before != Some(after) {
+            if let Some(l) = before
+                && let Ok(pos) = by_last[l].binary_search(&b)
+            {
+                by_last[l].remove(pos);
+            }
+            let g = &mut by_last[after];
+            let pos = g.partition_point(|&c| c < b);
+            g.insert(pos, b);
+        }
+        placements[k] = Placement {
+            crossbar: b as u32,
+            x,
+            y,
+        };
+    }
+    Some(Packing {
         xbar,
-        rules,
-        &order,
-        cap,
-        Fit::ShortSide,
-        |bin, it, (s, l)| {
-            let last = bin.layers.last().copied().unwrap_or(0);
-            (usize::MAX - last, -bin.time_after(it), s, l)
-        },
-    )
+        crossbars: bins.len(),
+        placements,
+    })
 }
 
 /// Improvement pass: repeatedly tries to empty the least-filled crossbar by moving each of
