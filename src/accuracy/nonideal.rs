@@ -602,7 +602,8 @@ impl Layer {
         // Per-cell variation gives every cell its own value: only the float kernel applies.
         let per_cell = dev.nvm && opts.variation && opts.variation_per_cell && dev.variation_pct > 0.0;
         let mut arrays: Vec<ArrayStates> = Vec::new();
-        let mut planes_ok = !per_cell && matches!(self.kind, Kind::Dense);
+        // Depthwise patches fit one word (k² ≤ 64 taps).
+        let mut planes_ok = !per_cell && (matches!(self.kind, Kind::Dense) || self.rows <= 64);
         for split in 0..splits {
             let (r0, r1) = (split * sr, ((split + 1) * sr).min(self.rows));
             for j in 0..p {
@@ -841,6 +842,40 @@ impl Layer {
             Kind::Depthwise { k, stride, h, w } => {
                 let n = npix / (h * w);
                 let (ho, wo) = out_hw(h, w, k, stride);
+                if let Some(pl) = &prog.planes {
+                    let ctx = PlaneCtx {
+                        pl,
+                        aq,
+                        rows: self.rows,
+                        cols,
+                        sr: self.rows,
+                        splits: 1,
+                        c,
+                        p,
+                        bd: bd as usize,
+                        inv_lsb: adc.inv_lsb,
+                        max_code: adc.max_code,
+                        cyc_w: &cyc_w,
+                        slice_w: &slice_w,
+                    };
+                    let geo = [h, w, ho, wo, k, stride];
+                    let mut out = vec![0f64; n * ho * wo * cols];
+                    out.par_chunks_mut(cols)
+                        .enumerate()
+                        .with_min_len(4)
+                        .for_each_init(
+                            || DwScratch {
+                                x: vec![0u64; 2 * 8 * PLANE_TILE],
+                                sum: vec![0i32; 8 * PLANE_TILE],
+                                ai: [0; PLANE_TILE],
+                                pbuf: [0.0; PLANE_TILE],
+                                sbuf: [0; PLANE_TILE],
+                            },
+                            |scr, (opix, o)| dw_planes_dispatch(&ctx, geo, scr, opix, o),
+                        );
+                    out.iter_mut().for_each(|v| *v *= adc.lsb);
+                    return out;
+                }
                 let ctx = DwCtx {
                     w_eff: &prog.w_eff,
                     aq,
@@ -869,6 +904,136 @@ impl Layer {
                         |(ps, digits), (opix, o)| dw_pixel_dispatch(&ctx, ps, digits, opix, o),
                     );
                 out
+            }
+        }
+    }
+}
+
+struct DwScratch {
+    /// Per channel of the tile, the patch's magnitude bits as tap masks: [sign][t][channel].
+    x: Vec<u64>,
+    /// Σ digits per [t][channel].
+    sum: Vec<i32>,
+    ai: [i64; PLANE_TILE],
+    pbuf: [f64; PLANE_TILE],
+    sbuf: [i32; PLANE_TILE],
+}
+
+fn dw_planes_dispatch(k: &PlaneCtx, geo: [usize; 6], scr: &mut DwScratch, opix: usize, o: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU has the features (checked above).
+        unsafe { dw_planes_avx2(k, geo, scr, opix, o) };
+        return;
+    }
+    dw_planes(k, geo, scr, opix, o)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,popcnt")]
+fn dw_planes_avx2(k: &PlaneCtx, geo: [usize; 6], scr: &mut DwScratch, opix: usize, o: &mut [f64]) {
+    dw_planes(k, geo, scr, opix, o)
+}
+
+/// One output pixel of a depthwise layer on bit planes: each channel's k×k patch as tap
+/// masks per magnitude bit, counted against the channel's cell planes (the arrays span all
+/// channels, so base and coefficients are shared and the ADC step vectorises over channels).
+#[inline(always)]
+fn dw_planes(k: &PlaneCtx, geo: [usize; 6], scr: &mut DwScratch, opix: usize, o: &mut [f64]) {
+    let pl = k.pl;
+    let [h, w, ho, wo, ks, stride] = geo;
+    let (nq, npol, cols) = (pl.nq, pl.npol, k.cols);
+    let tiles = cols.div_ceil(PLANE_TILE);
+    const T: usize = PLANE_TILE;
+    for tile in 0..tiles {
+        let c0 = tile * T;
+        let tw = T.min(cols - c0);
+        scr.x.iter_mut().for_each(|v| *v = 0);
+        let (xp, xn) = scr.x.split_at_mut(8 * T);
+        for_taps(opix, h, w, ho, wo, ks, stride, |tap, ipix| {
+            let bit = 1u64 << tap;
+            for (c, &a) in k.aq[ipix * cols + c0..ipix * cols + c0 + tw].iter().enumerate() {
+                if a == 0 {
+                    continue;
+                }
+                let (x, mut m) = if a > 0 {
+                    (&mut *xp, a as u32)
+                } else {
+                    (&mut *xn, (a as i32).unsigned_abs())
+                };
+                while m != 0 {
+                    let t = m.trailing_zeros() as usize;
+                    x[t * T + c] |= bit;
+                    m &= m - 1;
+                }
+            }
+        });
+        let mut tmask = 0u32;
+        let mut any_neg = false;
+        for t in 0..8 {
+            let (p, n) = (&xp[t * T..t * T + tw], &xn[t * T..t * T + tw]);
+            let sum = &mut scr.sum[t * T..t * T + tw];
+            let mut any = 0u64;
+            for ((s, &a), &b) in sum.iter_mut().zip(p).zip(n) {
+                *s = a.count_ones() as i32 - b.count_ones() as i32;
+                any |= a | b;
+            }
+            any_neg |= n.iter().any(|&v| v != 0);
+            if any != 0 {
+                tmask |= 1 << t;
+            }
+        }
+        let acc = &mut o[c0..c0 + tw];
+        for i in 0..k.c {
+            let (t_lo, t_hi) = (i * k.bd, ((i + 1) * k.bd).min(8));
+            if t_lo >= 8 || (tmask >> t_lo) & ((1u32 << (t_hi - t_lo)) - 1) == 0 {
+                continue;
+            }
+            let ai = &mut scr.ai[..tw];
+            ai.iter_mut().for_each(|v| *v = 0);
+            for t in t_lo..t_hi {
+                for (v, &s) in ai.iter_mut().zip(&scr.sum[t * T..t * T + tw]) {
+                    *v += (s as i64) << (t - t_lo);
+                }
+            }
+            for j in 0..k.p {
+                let arr0 = j * npol;
+                let pbuf = &mut scr.pbuf[..tw];
+                pbuf.iter_mut().for_each(|v| *v = 0.0);
+                for pol in 0..npol {
+                    let b = pl.base[arr0 + pol];
+                    for (v, &a) in pbuf.iter_mut().zip(ai.iter()) {
+                        *v += b * a as f64;
+                    }
+                }
+                for pi in arr0 * nq..(arr0 + npol) * nq {
+                    if !pl.nonzero[pi * tiles + tile] {
+                        continue;
+                    }
+                    let bw = &pl.bits[pi * cols + c0..][..tw];
+                    let sbuf = &mut scr.sbuf[..tw];
+                    sbuf.iter_mut().for_each(|v| *v = 0);
+                    for t in t_lo..t_hi {
+                        let sh = (t - t_lo) as u32;
+                        for ((s, &b), &x) in sbuf.iter_mut().zip(bw).zip(&xp[t * T..t * T + tw]) {
+                            *s += ((x & b).count_ones() as i32) << sh;
+                        }
+                        if any_neg {
+                            for ((s, &b), &x) in sbuf.iter_mut().zip(bw).zip(&xn[t * T..t * T + tw]) {
+                                *s -= ((x & b).count_ones() as i32) << sh;
+                            }
+                        }
+                    }
+                    let cf = pl.coef[pi];
+                    for (v, &s) in pbuf.iter_mut().zip(sbuf.iter()) {
+                        *v += cf * s as f64;
+                    }
+                }
+                let f = k.cyc_w[i] * k.slice_w[j];
+                for (a, &v) in acc.iter_mut().zip(pbuf.iter()) {
+                    let code = round_clamp(v * k.inv_lsb, k.max_code);
+                    *a += code * f;
+                }
             }
         }
     }
