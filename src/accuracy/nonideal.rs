@@ -1353,7 +1353,7 @@ pub fn out_hw(h: usize, w: usize, k: usize, stride: usize) -> (usize, usize) {
 
 /// Calls `f(tap, input pixel)` for the in-bounds taps of output pixel `opix` (image-major).
 #[allow(clippy::too_many_arguments)]
-#[inline]
+#[inline(always)]
 fn for_taps(
     opix: usize,
     h: usize,
