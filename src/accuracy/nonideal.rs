@@ -1294,6 +1294,33 @@ fn planes_pixel(k: &PlaneCtx, scr: &mut PlaneScratch, pix: usize, acc: &mut [f64
                 continue;
             }
             let a_i: i64 = (t_lo..t_hi).map(|t| sum_t[t] << (t - t_lo)).sum();
+            // The common case (one plane per array, one magnitude bit per cycle: 1-bit DAC,
+            // two-level cells) in one pass per (cycle, slice): same operations in the same
+            // order as the general loop below, without its intermediate buffers.
+            if nq == 1 && t_hi - t_lo == 1 && wn <= 2 {
+                let t = t_lo;
+                let xw = [&xp[t * wn..(t + 1) * wn], &xn[t * wn..(t + 1) * wn]];
+                let neg = xw[1].iter().any(|&v| v != 0);
+                for j in 0..k.p {
+                    let arr0 = (split * k.p + j) * npol;
+                    let mut k0 = 0.0;
+                    for pol in 0..npol {
+                        k0 += pl.base[arr0 + pol] * a_i as f64;
+                    }
+                    let f = k.cyc_w[i] * k.slice_w[j];
+                    match (wn, npol, neg) {
+                        (1, 2, false) => fused::<1, 2, false>(k, &xw, arr0, k0, f, acc),
+                        (2, 2, false) => fused::<2, 2, false>(k, &xw, arr0, k0, f, acc),
+                        (1, 1, false) => fused::<1, 1, false>(k, &xw, arr0, k0, f, acc),
+                        (2, 1, false) => fused::<2, 1, false>(k, &xw, arr0, k0, f, acc),
+                        (1, 2, true) => fused::<1, 2, true>(k, &xw, arr0, k0, f, acc),
+                        (2, 2, true) => fused::<2, 2, true>(k, &xw, arr0, k0, f, acc),
+                        (1, 1, true) => fused::<1, 1, true>(k, &xw, arr0, k0, f, acc),
+                        _ => fused::<2, 1, true>(k, &xw, arr0, k0, f, acc),
+                    }
+                }
+                continue;
+            }
             for tile in 0..tiles {
                 let c0 = tile * PLANE_TILE;
                 let tw = PLANE_TILE.min(cols - c0);
@@ -1342,6 +1369,49 @@ fn planes_pixel(k: &PlaneCtx, scr: &mut PlaneScratch, pix: usize, acc: &mut [f64
                 }
             }
         }
+    }
+}
+
+/// One (cycle, slice) of a dense layer over all columns with one plane per array: the partial
+/// sum `k0 + Σ_pol coef·(popcount(x⁺ & plane) − popcount(x⁻ & plane))`, then the ADC. Planes
+/// that are empty contribute `coef·0`, which leaves the sum as the general loop (which skips
+/// them) has it.
+#[inline(always)]
+fn fused<const W: usize, const NPOL: usize, const NEG: bool>(
+    k: &PlaneCtx,
+    xw: &[&[u64]; 2],
+    arr0: usize,
+    k0: f64,
+    f: f64,
+    acc: &mut [f64],
+) {
+    let pl = k.pl;
+    let cols = k.cols;
+    let mut xp = [0u64; W];
+    let mut xn = [0u64; W];
+    xp.copy_from_slice(&xw[0][..W]);
+    xn.copy_from_slice(&xw[1][..W]);
+    let mut cf = [0f64; NPOL];
+    let mut planes: [&[u64]; NPOL] = [&[]; NPOL];
+    for pol in 0..NPOL {
+        cf[pol] = pl.coef[arr0 + pol];
+        planes[pol] = &pl.bits[(arr0 + pol) * W * cols..(arr0 + pol + 1) * W * cols];
+    }
+    for (c, a) in acc.iter_mut().enumerate() {
+        let mut v = k0;
+        for pol in 0..NPOL {
+            let mut s = 0i32;
+            for w in 0..W {
+                let b = planes[pol][w * cols + c];
+                s += (xp[w] & b).count_ones() as i32;
+                if NEG {
+                    s -= (xn[w] & b).count_ones() as i32;
+                }
+            }
+            v += cf[pol] * s as f64;
+        }
+        let code = round_clamp(v * k.inv_lsb, k.max_code);
+        *a += code * f;
     }
 }
 
