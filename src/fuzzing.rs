@@ -352,6 +352,9 @@ fn report_folder(data: &[u8], names: &[&str]) {
                 let _ = crate::html::search_report(&d);
             }
         }
+        Ok(crate::html::Folder::Nonideal(doc)) => {
+            let _ = crate::html::nonideal_report(&doc, &dir);
+        }
         Err(e) => one_line_chain("report folder", &e),
     }
     let _ = std::fs::remove_dir_all(&dir);

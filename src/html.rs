@@ -390,10 +390,120 @@ pub fn search_report(d: &SearchData) -> anyhow::Result<String> {
     Ok(h)
 }
 
+/// The report of a non-ideal evaluation folder (`rnc supernet eval --nonideal --out DIR`):
+/// the headline figures, the sweep's picture and its table.
+pub fn nonideal_report(doc: &serde_json::Value, source: &Path) -> anyhow::Result<String> {
+    let bad = |what: &str| anyhow::anyhow!("{}: {what}", source.display());
+    let pct = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{:.2}%", 100.0 * x));
+    let mut h = head("rnc non-ideal accuracy report");
+    h.push_str("<h1>rnc non-ideal accuracy report</h1>\n<table class=\"kv\">\n");
+    let row = |h: &mut String, k: &str, v: String| {
+        let _ = writeln!(h, "<tr><th>{}</th><td>{}</td></tr>", esc(k), v);
+    };
+    row(
+        &mut h,
+        "genome",
+        format!("<code>{}</code>", esc(&fmt_value(&doc["genome"]))),
+    );
+    row(&mut h, "test images", fmt_value(&doc["images"]));
+    row(&mut h, "float accuracy", pct(doc["float_accuracy"].as_f64()));
+    row(
+        &mut h,
+        "quantized (9-bit) accuracy",
+        pct(doc["quantized_accuracy"].as_f64()),
+    );
+    if let Some(s) = doc.get("nonideal").filter(|v| !v.is_null()) {
+        row(
+            &mut h,
+            "non-ideal accuracy",
+            format!(
+                "{} ± {} (min {}, max {}; {} chips)",
+                pct(s["mean"].as_f64()),
+                pct(s["std"].as_f64()),
+                pct(s["min"].as_f64()),
+                pct(s["max"].as_f64()),
+                s["trials"].as_array().map_or(0, |t| t.len())
+            ),
+        );
+    }
+    for k in ["config", "set", "range", "seconds_per_trial"] {
+        if let Some(v) = doc.get(k).filter(|v| !v.is_null()) {
+            row(&mut h, k, esc(&fmt_value(v)));
+        }
+    }
+    if let Some(dev) = doc.get("device").and_then(|d| d.as_object()) {
+        let text = dev
+            .iter()
+            .map(|(k, v)| format!("{k} {}", fmt_value(v)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        row(&mut h, "device", esc(&text));
+    }
+    if let Some(o) = doc.get("options").and_then(|d| d.as_object()) {
+        let text = o
+            .iter()
+            .map(|(k, v)| format!("{k} {}", fmt_value(v)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        row(&mut h, "options", esc(&text));
+    }
+    h.push_str("</table>\n");
+    if let Some(sw) = doc.get("sweep").filter(|v| !v.is_null()) {
+        let key = sw["key"].as_str().ok_or_else(|| bad("sweep without a key"))?;
+        let points = sw["points"]
+            .as_array()
+            .ok_or_else(|| bad("sweep without points"))?;
+        let mut xy = Vec::new();
+        for (i, p) in points.iter().enumerate() {
+            let x = p["x"].as_f64();
+            let m = p["nonideal"]["mean"].as_f64();
+            let sd = p["nonideal"]["std"].as_f64();
+            match (x, m, sd) {
+                (Some(x), Some(m), Some(sd)) => xy.push((x, m, sd)),
+                _ => return Err(bad(&format!("sweep point {i}: needs x and nonideal mean/std"))),
+            }
+        }
+        let series = vec![plots::SweepSeries {
+            label: fmt_value(&doc["genome"]).chars().take(24).collect(),
+            points: xy,
+            quantized: doc["quantized_accuracy"].as_f64(),
+        }];
+        let _ = writeln!(h, "<h2>Sweep of {}</h2>", esc(key));
+        h.push_str(&figure(
+            &plots::NonidealSweep { key, series: &series },
+            "Mean accuracy over simulated chips with ± one standard deviation; dashed: the 9-bit \
+             quantized model (the ideal limit).",
+        )?);
+        h.push_str(
+            "<table>\n<tr><th>value</th><th>mean</th><th>std</th><th>min</th><th>max</th>\
+             <th>chips</th></tr>\n",
+        );
+        for p in points {
+            let s = &p["nonideal"];
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+                 <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                esc(&fmt_value(&p["value"])),
+                pct(s["mean"].as_f64()),
+                pct(s["std"].as_f64()),
+                pct(s["min"].as_f64()),
+                pct(s["max"].as_f64()),
+                s["trials"].as_array().map_or(0, |t| t.len())
+            );
+        }
+        h.push_str("</table>\n");
+    }
+    h.push_str(&footer());
+    Ok(h)
+}
+
 /// What `rnc report DIR` found in DIR.
 pub enum Folder {
     Compile(Box<CompileData>),
     Search(SearchData),
+    /// nonideal.json of `rnc supernet eval --nonideal --out`.
+    Nonideal(serde_json::Value),
 }
 
 /// Reads DIR: a compile folder (summary.json) or a search folder (evolution.csv).
@@ -407,10 +517,22 @@ pub fn load(dir: &Path) -> anyhow::Result<Folder> {
     if dir.join("evolution.csv").exists() || dir.join("pareto.json").exists() {
         return Ok(Folder::Search(SearchData::load(dir)?));
     }
+    let ni = dir.join("nonideal.json");
+    if ni.exists() {
+        let text = std::fs::read_to_string(&ni).map_err(|e| anyhow::anyhow!("{}: {e}", ni.display()))?;
+        let doc: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", ni.display()))?;
+        if !doc.is_object() {
+            anyhow::bail!("{}: expected a JSON object", ni.display());
+        }
+        return Ok(Folder::Nonideal(doc));
+    }
     anyhow::bail!(
-        "{}: missing (neither this nor {} is there; give a folder written by rnc compile --out or rnc search --out)",
+        "{}: missing (neither this nor {} nor {} is there; give a folder written by rnc compile --out, \
+         rnc search --out or rnc supernet eval --nonideal --out)",
         dir.join("summary.json").display(),
-        dir.join("evolution.csv").display()
+        dir.join("evolution.csv").display(),
+        ni.display()
     )
 }
 
@@ -419,6 +541,7 @@ pub fn write_report(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
     let html = match load(dir)? {
         Folder::Compile(d) => compile_report(&d)?,
         Folder::Search(d) => search_report(&d)?,
+        Folder::Nonideal(doc) => nonideal_report(&doc, &dir.join("nonideal.json"))?,
     };
     let path = dir.join("report.html");
     crate::error::write_atomic(&path, html.as_bytes())?;

@@ -424,6 +424,19 @@ fn bit_plane_kernel_equals_the_float_kernel_on_integer_cells() {
             assert!(planes);
             assert!(a.iter().any(|&v| v != 0.0));
             assert_eq!(a, b, "b_c={bc} b_d={bd} pol={pol} adc={adc} {mode:?}");
+            // Depthwise 7x7 stride 1 on two 5x5 maps of 70 channels (two channel tiles).
+            let kind = Kind::Depthwise {
+                k: 7,
+                stride: 1,
+                h: 5,
+                w: 5,
+            };
+            let l = random_layer(&mut rng, 49, 70, kind);
+            let x = random_inputs(&mut rng, 2 * 25 * 70);
+            let (a, b, planes) = kernels(&l, &dev, &opts, &x, 50);
+            assert!(planes);
+            assert!(a.iter().any(|&v| v != 0.0));
+            assert_eq!(a, b, "depthwise b_c={bc} b_d={bd} pol={pol} adc={adc} {mode:?}");
         }
     }
 }
@@ -455,6 +468,22 @@ fn bit_plane_kernel_matches_the_float_kernel_on_analog_cells() {
         for (x, y) in a.iter().zip(&b) {
             assert!((x - y).abs() <= 2.0 * step + 1e-6, "{x} vs {y}");
         }
+        let kind = Kind::Depthwise {
+            k: 5,
+            stride: 2,
+            h: 8,
+            w: 8,
+        };
+        let l = random_layer(&mut rng, 25, 40, kind);
+        let x = random_inputs(&mut rng, 3 * 64 * 40);
+        let (a, b, planes) = kernels(&l, &dev, &opts, &x, 3 * 64);
+        assert!(planes);
+        let same = a.iter().zip(&b).filter(|(x, y)| x == y).count();
+        assert!(
+            same * 100 >= a.len() * 99,
+            "depthwise: {same} of {} outputs equal",
+            a.len()
+        );
     }
     // Per-cell variation gives every cell its own value: the float kernel runs.
     let opts = Options {

@@ -72,6 +72,7 @@ fn report_html(py: Python<'_>, dir: PathBuf) -> PyResult<String> {
         match rnc::html::load(&dir)? {
             rnc::html::Folder::Compile(d) => rnc::html::compile_report(&d),
             rnc::html::Folder::Search(d) => rnc::html::search_report(&d),
+            rnc::html::Folder::Nonideal(doc) => rnc::html::nonideal_report(&doc, &dir),
         }
     });
     page.map_err(|e| file_error(py, &dir, format!("{e:#}")))

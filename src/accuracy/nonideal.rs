@@ -602,7 +602,8 @@ impl Layer {
         // Per-cell variation gives every cell its own value: only the float kernel applies.
         let per_cell = dev.nvm && opts.variation && opts.variation_per_cell && dev.variation_pct > 0.0;
         let mut arrays: Vec<ArrayStates> = Vec::new();
-        let mut planes_ok = !per_cell && matches!(self.kind, Kind::Dense);
+        // Depthwise patches fit one word (k² ≤ 64 taps).
+        let mut planes_ok = !per_cell && (matches!(self.kind, Kind::Dense) || self.rows <= 64);
         for split in 0..splits {
             let (r0, r1) = (split * sr, ((split + 1) * sr).min(self.rows));
             for j in 0..p {
@@ -841,6 +842,40 @@ impl Layer {
             Kind::Depthwise { k, stride, h, w } => {
                 let n = npix / (h * w);
                 let (ho, wo) = out_hw(h, w, k, stride);
+                if let Some(pl) = &prog.planes {
+                    let ctx = PlaneCtx {
+                        pl,
+                        aq,
+                        rows: self.rows,
+                        cols,
+                        sr: self.rows,
+                        splits: 1,
+                        c,
+                        p,
+                        bd: bd as usize,
+                        inv_lsb: adc.inv_lsb,
+                        max_code: adc.max_code,
+                        cyc_w: &cyc_w,
+                        slice_w: &slice_w,
+                    };
+                    let geo = [h, w, ho, wo, k, stride];
+                    let mut out = vec![0f64; n * ho * wo * cols];
+                    out.par_chunks_mut(cols)
+                        .enumerate()
+                        .with_min_len(4)
+                        .for_each_init(
+                            || DwScratch {
+                                x: vec![0u64; 2 * 8 * PLANE_TILE],
+                                sum: vec![0i32; 8 * PLANE_TILE],
+                                ai: [0; PLANE_TILE],
+                                pbuf: [0.0; PLANE_TILE],
+                                sbuf: [0; PLANE_TILE],
+                            },
+                            |scr, (opix, o)| dw_planes_dispatch(&ctx, geo, scr, opix, o),
+                        );
+                    out.iter_mut().for_each(|v| *v *= adc.lsb);
+                    return out;
+                }
                 let ctx = DwCtx {
                     w_eff: &prog.w_eff,
                     aq,
@@ -869,6 +904,136 @@ impl Layer {
                         |(ps, digits), (opix, o)| dw_pixel_dispatch(&ctx, ps, digits, opix, o),
                     );
                 out
+            }
+        }
+    }
+}
+
+struct DwScratch {
+    /// Per channel of the tile, the patch's magnitude bits as tap masks: [sign][t][channel].
+    x: Vec<u64>,
+    /// Σ digits per [t][channel].
+    sum: Vec<i32>,
+    ai: [i64; PLANE_TILE],
+    pbuf: [f64; PLANE_TILE],
+    sbuf: [i32; PLANE_TILE],
+}
+
+fn dw_planes_dispatch(k: &PlaneCtx, geo: [usize; 6], scr: &mut DwScratch, opix: usize, o: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU has the features (checked above).
+        unsafe { dw_planes_avx2(k, geo, scr, opix, o) };
+        return;
+    }
+    dw_planes(k, geo, scr, opix, o)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,popcnt")]
+fn dw_planes_avx2(k: &PlaneCtx, geo: [usize; 6], scr: &mut DwScratch, opix: usize, o: &mut [f64]) {
+    dw_planes(k, geo, scr, opix, o)
+}
+
+/// One output pixel of a depthwise layer on bit planes: each channel's k×k patch as tap
+/// masks per magnitude bit, counted against the channel's cell planes (the arrays span all
+/// channels, so base and coefficients are shared and the ADC step vectorises over channels).
+#[inline(always)]
+fn dw_planes(k: &PlaneCtx, geo: [usize; 6], scr: &mut DwScratch, opix: usize, o: &mut [f64]) {
+    let pl = k.pl;
+    let [h, w, ho, wo, ks, stride] = geo;
+    let (nq, npol, cols) = (pl.nq, pl.npol, k.cols);
+    let tiles = cols.div_ceil(PLANE_TILE);
+    const T: usize = PLANE_TILE;
+    for tile in 0..tiles {
+        let c0 = tile * T;
+        let tw = T.min(cols - c0);
+        scr.x.iter_mut().for_each(|v| *v = 0);
+        let (xp, xn) = scr.x.split_at_mut(8 * T);
+        for_taps(opix, h, w, ho, wo, ks, stride, |tap, ipix| {
+            let bit = 1u64 << tap;
+            for (c, &a) in k.aq[ipix * cols + c0..ipix * cols + c0 + tw].iter().enumerate() {
+                if a == 0 {
+                    continue;
+                }
+                let (x, mut m) = if a > 0 {
+                    (&mut *xp, a as u32)
+                } else {
+                    (&mut *xn, (a as i32).unsigned_abs())
+                };
+                while m != 0 {
+                    let t = m.trailing_zeros() as usize;
+                    x[t * T + c] |= bit;
+                    m &= m - 1;
+                }
+            }
+        });
+        let mut tmask = 0u32;
+        let mut any_neg = false;
+        for t in 0..8 {
+            let (p, n) = (&xp[t * T..t * T + tw], &xn[t * T..t * T + tw]);
+            let sum = &mut scr.sum[t * T..t * T + tw];
+            let mut any = 0u64;
+            for ((s, &a), &b) in sum.iter_mut().zip(p).zip(n) {
+                *s = a.count_ones() as i32 - b.count_ones() as i32;
+                any |= a | b;
+            }
+            any_neg |= n.iter().any(|&v| v != 0);
+            if any != 0 {
+                tmask |= 1 << t;
+            }
+        }
+        let acc = &mut o[c0..c0 + tw];
+        for i in 0..k.c {
+            let (t_lo, t_hi) = (i * k.bd, ((i + 1) * k.bd).min(8));
+            if t_lo >= 8 || (tmask >> t_lo) & ((1u32 << (t_hi - t_lo)) - 1) == 0 {
+                continue;
+            }
+            let ai = &mut scr.ai[..tw];
+            ai.iter_mut().for_each(|v| *v = 0);
+            for t in t_lo..t_hi {
+                for (v, &s) in ai.iter_mut().zip(&scr.sum[t * T..t * T + tw]) {
+                    *v += (s as i64) << (t - t_lo);
+                }
+            }
+            for j in 0..k.p {
+                let arr0 = j * npol;
+                let pbuf = &mut scr.pbuf[..tw];
+                pbuf.iter_mut().for_each(|v| *v = 0.0);
+                for pol in 0..npol {
+                    let b = pl.base[arr0 + pol];
+                    for (v, &a) in pbuf.iter_mut().zip(ai.iter()) {
+                        *v += b * a as f64;
+                    }
+                }
+                for pi in arr0 * nq..(arr0 + npol) * nq {
+                    if !pl.nonzero[pi * tiles + tile] {
+                        continue;
+                    }
+                    let bw = &pl.bits[pi * cols + c0..][..tw];
+                    let sbuf = &mut scr.sbuf[..tw];
+                    sbuf.iter_mut().for_each(|v| *v = 0);
+                    for t in t_lo..t_hi {
+                        let sh = (t - t_lo) as u32;
+                        for ((s, &b), &x) in sbuf.iter_mut().zip(bw).zip(&xp[t * T..t * T + tw]) {
+                            *s += ((x & b).count_ones() as i32) << sh;
+                        }
+                        if any_neg {
+                            for ((s, &b), &x) in sbuf.iter_mut().zip(bw).zip(&xn[t * T..t * T + tw]) {
+                                *s -= ((x & b).count_ones() as i32) << sh;
+                            }
+                        }
+                    }
+                    let cf = pl.coef[pi];
+                    for (v, &s) in pbuf.iter_mut().zip(sbuf.iter()) {
+                        *v += cf * s as f64;
+                    }
+                }
+                let f = k.cyc_w[i] * k.slice_w[j];
+                for (a, &v) in acc.iter_mut().zip(pbuf.iter()) {
+                    let code = round_clamp(v * k.inv_lsb, k.max_code);
+                    *a += code * f;
+                }
             }
         }
     }
@@ -1129,6 +1294,33 @@ fn planes_pixel(k: &PlaneCtx, scr: &mut PlaneScratch, pix: usize, acc: &mut [f64
                 continue;
             }
             let a_i: i64 = (t_lo..t_hi).map(|t| sum_t[t] << (t - t_lo)).sum();
+            // The common case (one plane per array, one magnitude bit per cycle: 1-bit DAC,
+            // two-level cells) in one pass per (cycle, slice): same operations in the same
+            // order as the general loop below, without its intermediate buffers.
+            if nq == 1 && t_hi - t_lo == 1 && wn <= 2 {
+                let t = t_lo;
+                let xw = [&xp[t * wn..(t + 1) * wn], &xn[t * wn..(t + 1) * wn]];
+                let neg = xw[1].iter().any(|&v| v != 0);
+                for j in 0..k.p {
+                    let arr0 = (split * k.p + j) * npol;
+                    let mut k0 = 0.0;
+                    for pol in 0..npol {
+                        k0 += pl.base[arr0 + pol] * a_i as f64;
+                    }
+                    let f = k.cyc_w[i] * k.slice_w[j];
+                    match (wn, npol, neg) {
+                        (1, 2, false) => fused::<1, 2, false>(k, &xw, arr0, k0, f, acc),
+                        (2, 2, false) => fused::<2, 2, false>(k, &xw, arr0, k0, f, acc),
+                        (1, 1, false) => fused::<1, 1, false>(k, &xw, arr0, k0, f, acc),
+                        (2, 1, false) => fused::<2, 1, false>(k, &xw, arr0, k0, f, acc),
+                        (1, 2, true) => fused::<1, 2, true>(k, &xw, arr0, k0, f, acc),
+                        (2, 2, true) => fused::<2, 2, true>(k, &xw, arr0, k0, f, acc),
+                        (1, 1, true) => fused::<1, 1, true>(k, &xw, arr0, k0, f, acc),
+                        _ => fused::<2, 1, true>(k, &xw, arr0, k0, f, acc),
+                    }
+                }
+                continue;
+            }
             for tile in 0..tiles {
                 let c0 = tile * PLANE_TILE;
                 let tw = PLANE_TILE.min(cols - c0);
@@ -1180,6 +1372,49 @@ fn planes_pixel(k: &PlaneCtx, scr: &mut PlaneScratch, pix: usize, acc: &mut [f64
     }
 }
 
+/// One (cycle, slice) of a dense layer over all columns with one plane per array: the partial
+/// sum `k0 + Σ_pol coef·(popcount(x⁺ & plane) − popcount(x⁻ & plane))`, then the ADC. Planes
+/// that are empty contribute `coef·0`, which leaves the sum as the general loop (which skips
+/// them) has it.
+#[inline(always)]
+fn fused<const W: usize, const NPOL: usize, const NEG: bool>(
+    k: &PlaneCtx,
+    xw: &[&[u64]; 2],
+    arr0: usize,
+    k0: f64,
+    f: f64,
+    acc: &mut [f64],
+) {
+    let pl = k.pl;
+    let cols = k.cols;
+    let mut xp = [0u64; W];
+    let mut xn = [0u64; W];
+    xp.copy_from_slice(&xw[0][..W]);
+    xn.copy_from_slice(&xw[1][..W]);
+    let mut cf = [0f64; NPOL];
+    let mut planes: [&[u64]; NPOL] = [&[]; NPOL];
+    for pol in 0..NPOL {
+        cf[pol] = pl.coef[arr0 + pol];
+        planes[pol] = &pl.bits[(arr0 + pol) * W * cols..(arr0 + pol + 1) * W * cols];
+    }
+    for (c, a) in acc.iter_mut().enumerate() {
+        let mut v = k0;
+        for pol in 0..NPOL {
+            let mut s = 0i32;
+            for w in 0..W {
+                let b = planes[pol][w * cols + c];
+                s += (xp[w] & b).count_ones() as i32;
+                if NEG {
+                    s -= (xn[w] & b).count_ones() as i32;
+                }
+            }
+            v += cf[pol] * s as f64;
+        }
+        let code = round_clamp(v * k.inv_lsb, k.max_code);
+        *a += code * f;
+    }
+}
+
 /// Output size of a `k×k` convolution with padding k/2.
 pub fn out_hw(h: usize, w: usize, k: usize, stride: usize) -> (usize, usize) {
     let p = k / 2;
@@ -1188,7 +1423,7 @@ pub fn out_hw(h: usize, w: usize, k: usize, stride: usize) -> (usize, usize) {
 
 /// Calls `f(tap, input pixel)` for the in-bounds taps of output pixel `opix` (image-major).
 #[allow(clippy::too_many_arguments)]
-#[inline]
+#[inline(always)]
 fn for_taps(
     opix: usize,
     h: usize,

@@ -465,8 +465,11 @@ fn nonideal_eval(a: &EvalArgs, genome: &rnc::network::ofa::Genome) -> anyhow::Re
     let runner = Runner::new(&eval, genome, &data, a.images, a.calibration, range)?;
     let quantized = runner.quantized_accuracy();
     let t1 = std::time::Instant::now();
-    let stats = runner.trials(&base_dev, &opts, ni.trials);
-    let per_trial = t1.elapsed().as_secs_f64() / ni.trials as f64;
+    // A sweep evaluates its points only (the base configuration is not one of them unless
+    // listed).
+    let stats = sweep
+        .is_none()
+        .then(|| runner.trials(&base_dev, &opts, ni.trials));
     let mut sweep_doc = Vec::new();
     for (v, x, dev) in &points {
         let s = runner.trials(dev, &opts, ni.trials);
@@ -482,6 +485,8 @@ fn nonideal_eval(a: &EvalArgs, genome: &rnc::network::ofa::Genome) -> anyhow::Re
         }
         sweep_doc.push(serde_json::json!({"value": v, "x": x, "device": dev, "nonideal": s}));
     }
+    let runs = if points.is_empty() { 1 } else { points.len() };
+    let per_trial = t1.elapsed().as_secs_f64() / (ni.trials as usize * runs) as f64;
     let secs = t0.elapsed().as_secs_f64();
     let doc = serde_json::json!({
         "genome": genome,
@@ -536,16 +541,26 @@ fn nonideal_eval(a: &EvalArgs, genome: &rnc::network::ofa::Genome) -> anyhow::Re
             a.calibration
         );
         println!("quantized (9-bit)   {:.2}%", 100.0 * quantized);
-        println!(
-            "non-ideal           {:.2}% ± {:.2}% (min {:.2}%, max {:.2}%; {} chips, seed {}; {:.1} s per chip)",
-            100.0 * stats.mean,
-            100.0 * stats.std,
-            100.0 * stats.min,
-            100.0 * stats.max,
-            ni.trials,
-            ni.seed,
-            per_trial
-        );
+        if let Some(stats) = &stats {
+            println!(
+                "non-ideal           {:.2}% ± {:.2}% (min {:.2}%, max {:.2}%; {} chips, seed {}; {:.1} s per chip)",
+                100.0 * stats.mean,
+                100.0 * stats.std,
+                100.0 * stats.min,
+                100.0 * stats.max,
+                ni.trials,
+                ni.seed,
+                per_trial
+            );
+        } else {
+            println!(
+                "non-ideal           {} sweep points above ({} chips each, seed {}; {:.1} s per chip)",
+                points.len(),
+                ni.trials,
+                ni.seed,
+                per_trial
+            );
+        }
         println!(
             "device              {} levels ({} bit/cell), DAC {} bit, ADC {} bit ({:?}), {}x rows, DAC_Num {}, polarity {}, variation {}%, SAF {}%/{}% ({})",
             base_dev.levels,
