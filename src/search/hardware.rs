@@ -132,7 +132,12 @@ impl Evaluator {
             Effort::Fast => self.fast_splits.as_deref(),
             _ => None,
         };
-        match api::map_best_of(net, &self.target, &opts, splits) {
+        let mut result = api::map_best_of(net, &self.target, &opts, splits);
+        if splits.is_some() && matches!(result, Err(api::Error::DoesNotFit { .. })) {
+            // Near the budget another split may still fit: try them all.
+            result = api::map_best(net, &self.target, &opts);
+        }
+        match result {
             Ok(c) => Ok(HwEval {
                 feasible: true,
                 latency_ns: c.sim.latency_ns,
