@@ -767,6 +767,38 @@ pub fn compile_with(
     })
 }
 
+/// The mapping [`compile`] chooses for `net` (same layouts, same ranking), without the
+/// baseline, energy and summary: the search's evaluator maps thousands of candidates this way.
+pub fn map_best(net: &Network, target: &Target, opts: &CompileOptions) -> Result<Compiled, Error> {
+    map_best_of(net, target, opts, None)
+}
+
+/// [`map_best`] with `DepthSplit::Auto` trying only the depth splits in `splits` (all when
+/// none of them applies): the search's fast effort ranks fewer layouts.
+pub fn map_best_of(
+    net: &Network,
+    target: &Target,
+    opts: &CompileOptions,
+    splits: Option<&[usize]>,
+) -> Result<Compiled, Error> {
+    opts.validate(target)?;
+    let bits = target.input_bits;
+    let hw = &target.hardware;
+    let tau_fn = |r: usize, c: usize| hw.latency_ns(r, c, bits);
+    let mut all = layouts(net, opts);
+    if let (Some(s), DepthSplit::Auto) = (splits, opts.depth_split)
+        && all.iter().any(|(_, d)| s.contains(d))
+    {
+        all.retain(|(_, d)| s.contains(d));
+    }
+    best_layout_of(net, &tau_fn, opts, target, &|_| true, all)
+}
+
+/// The (depthwise mapping, depth split) layouts a compile of `net` under `opts` considers.
+pub fn layout_choices(net: &Network, opts: &CompileOptions) -> Vec<(DepthwiseMapping, usize)> {
+    layouts(net, opts)
+}
+
 /// The progress hook as the mappers' cancel check: re-asked with the step's text at most
 /// every 20 ms; once it says stop, stopped for good.
 struct Poll<'a> {
@@ -857,8 +889,19 @@ fn best_layout(
     target: &Target,
     progress: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<Compiled, Error> {
+    best_layout_of(net, tau, opts, target, progress, layouts(net, opts))
+}
+
+/// [`best_layout`] over the layouts `all`.
+fn best_layout_of(
+    net: &Network,
+    tau: pipeline::TileLatency,
+    opts: &CompileOptions,
+    target: &Target,
+    progress: &(dyn Fn(&str) -> bool + Sync),
+    all: Vec<(DepthwiseMapping, usize)>,
+) -> Result<Compiled, Error> {
     use rayon::prelude::*;
-    let all = layouts(net, opts);
     let key = |c: &Compiled| crate::map::local_search::rank(&c.sim, opts.min_efficiency);
     let poll = Poll::new(
         progress,

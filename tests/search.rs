@@ -391,3 +391,67 @@ fn budget_below_the_smallest_subnet_is_refused() {
     );
     assert_eq!(code, 0, "{err}");
 }
+
+/// The search maps candidates as `rnc compile` does (rules preset, depthwise mapping and depth
+/// split chosen per candidate), records the rules, and re-maps its final front at default
+/// effort: each `latency_ns_default` is what `rnc compile --genome` gives for that network.
+#[test]
+fn search_maps_like_compile_and_remaps_the_front_at_default_effort() {
+    let d = dir("defaults");
+    let (code, out, err) = search(&d, &["--population", "4", "--generations", "1"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("rules: physical (layer threshold -1, max load 0, same-layer block diagonal on); depthwise auto, depth split auto"),
+        "{out}"
+    );
+    assert!(out.contains("front re-mapped at default effort: "), "{out}");
+    let cp = checkpoint(&d);
+    let hw: serde_json::Value =
+        serde_json::from_str(cp["settings"]["baseline"].as_str().unwrap()).unwrap();
+    assert_eq!(hw["options"]["rules"], "physical");
+    assert_eq!(hw["options"]["depth_split"], "auto");
+    assert_eq!(hw["options"]["effort"], "fast");
+    let front: serde_json::Value = serde_json::from_slice(&read(&d.join("pareto.json"))).unwrap();
+    let first = &front.as_array().unwrap()[0];
+    let fast = first["latency_ns"].as_f64().unwrap();
+    let default = first["latency_ns_default"].as_f64().unwrap();
+    assert!(first["crossbars_used_default"].as_u64().unwrap() <= 48);
+    let ratio = first["speedup_default"].as_f64().unwrap() / first["speedup"].as_f64().unwrap();
+    assert!((ratio - fast / default).abs() < 1e-9, "{first}");
+    let genome = first["genome"].to_string();
+    let (code, json, err) = rnc(
+        &[
+            "compile", "--genome", &genome, "--crossbars", "48", "--set", "Xbar_Size=256,256", "--json",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    let summary: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(summary["latency_ns"].as_f64().unwrap(), default, "{summary}");
+}
+
+/// `--rules reference` maps under the paper's rules, records them, and a resume under other
+/// rules is refused naming the difference.
+#[test]
+fn rules_flags_are_recorded_and_checked_on_resume() {
+    let d = dir("rules");
+    let args = ["--population", "4", "--generations", "0", "--rules", "reference"];
+    let (code, out, err) = search(&d, &args, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("rules: reference (layer threshold 1, max load 6, same-layer block diagonal off)"),
+        "{out}"
+    );
+    let hw: serde_json::Value =
+        serde_json::from_str(checkpoint(&d)["settings"]["baseline"].as_str().unwrap()).unwrap();
+    assert_eq!(hw["options"]["rules"], "reference");
+    let (code, _, err) = search(&d, &["--population", "4", "--generations", "1", "--resume"], &[]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("options.rules") && err.contains("\"reference\" in the checkpoint"),
+        "{err}"
+    );
+    let (code, _, err) = search(&d, &["--depth-split", "zero", "--population", "4"], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--depth-split 'zero'"), "{err}");
+}

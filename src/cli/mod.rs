@@ -1,6 +1,6 @@
 //! Command definitions and dispatch.
 
-mod compile;
+pub(crate) mod compile;
 mod hw;
 mod inspect;
 mod predictor;

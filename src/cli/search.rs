@@ -2,7 +2,9 @@ use super::HwArgs;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use rnc::accuracy::{AccuracySource, ExternalEvaluator, NoAccuracy};
+use rnc::api::{Depthwise, RulePreset};
 use rnc::compile::Effort;
+use rnc::{CompileOptions, DepthSplit};
 use rnc::search::{self, GenerationReport, HwObjective, Progress, SearchConfig};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -40,6 +42,33 @@ pub struct SearchArgs {
     /// Compiler effort per candidate (fast: about 0.1 s of one core each for mbv3-sized subnets).
     #[arg(long, value_enum, default_value_t = Effort::Fast)]
     pub effort: Effort,
+    /// Contention rules the candidates are mapped under, as `rnc compile --rules`: physical
+    /// (the default), exclusive or reference (the paper's: layer threshold 1, max load 6; with
+    /// `--depthwise serial --depth-split 1` this is the paper's search). Recorded in the
+    /// checkpoint; the three flags below override.
+    #[arg(long, value_enum, default_value_t = RulePreset::Physical)]
+    pub rules: RulePreset,
+    /// A crossbar never holds layers whose indices differ by ≤ this (negative = off; default:
+    /// the preset's).
+    #[arg(long, allow_negative_numbers = true, value_name = "T")]
+    pub layer_threshold: Option<i64>,
+    /// At most this many tiles per crossbar (0 = off; default: the preset's).
+    #[arg(long, value_name = "N")]
+    pub max_load: Option<usize>,
+    /// With a negative --layer-threshold: one layer's tiles share a crossbar only on a block
+    /// diagonal (the physical preset's default).
+    #[arg(long)]
+    pub same_layer_diagonal: bool,
+    /// With a negative --layer-threshold: let one layer's tiles share a crossbar anywhere.
+    #[arg(long, conflicts_with = "same_layer_diagonal")]
+    pub no_same_layer_diagonal: bool,
+    /// Depthwise split factor D of every candidate, or auto (the default: chosen per
+    /// candidate among 1, 2, 4, 8, 16, 32, as `rnc compile`).
+    #[arg(long, value_name = "D|auto")]
+    pub depth_split: Option<String>,
+    /// Depthwise mapping: serial, diagonal or auto (the default, as `rnc compile`).
+    #[arg(long, value_enum, value_name = "serial|diagonal|auto")]
+    pub depthwise: Option<Depthwise>,
     /// Also draw the front (pareto.svg, pareto.png) into --out.
     #[arg(long)]
     pub plots: bool,
@@ -156,10 +185,16 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
     // Every subnet shares the stem and strides, so the smallest one tells whether the input fits.
     let smallest = rnc::network::ofa::build(&rnc::network::ofa::Genome::smallest(), a.input, CLASSES)
         .map_err(|e| anyhow::anyhow!("--input {}: {e}", a.input))?;
-    let hw = search::search_evaluator(a.hw.load()?, a.budget, a.input, a.effort)?;
+    let opts = compile_options(&a)?;
+    let hw = search::search_evaluator_with(a.hw.load()?, a.input, opts)
+        .map_err(|e| match e.downcast::<rnc::Error>() {
+            Ok(e) => super::compile::flag_error(e),
+            Err(e) => e,
+        })?;
     if !a.resume {
-        check_budget(&smallest, hw.options(), a.budget)?;
+        check_budget(&smallest, &hw, a.budget)?;
     }
+    println!("{}", rules_line(hw.options()));
     let hardware_only = !acc.is_real();
     if hardware_only {
         println!(
@@ -210,9 +245,29 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
                 .best_accuracy
                 .map_or(String::new(), |x| format!(", best accuracy {x:.4}"));
             println!(
-                "  front: {} candidate(s), best speed-up {sp:.3}x{best_acc}",
-                r.front_size
+                "  front: {} candidate(s), best speed-up {sp:.3}x at {} effort{best_acc}",
+                r.front_size,
+                effort_name(a.effort)
             );
+            let show = |xs: Vec<f64>| {
+                let mut t: Vec<String> = xs.iter().take(10).map(|x| format!("{x:.2}x")).collect();
+                if xs.len() > 10 {
+                    t.push(format!("… ({} more)", xs.len() - 10));
+                }
+                t.join(", ")
+            };
+            println!(
+                "  front speed-ups at {} effort: {}",
+                effort_name(a.effort),
+                show(s.front.iter().map(|m| m.outcome.speedup).collect())
+            );
+            let finals: Vec<f64> = s.front_default.iter().flatten().map(|e| e.speedup).collect();
+            if !finals.is_empty() {
+                println!(
+                    "  front re-mapped at default effort: {} (pareto.json: speedup_default)",
+                    show(finals)
+                );
+            }
         }
     }
     println!(
@@ -234,24 +289,84 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn effort_name(e: Effort) -> &'static str {
+    match e {
+        Effort::Fast => "fast",
+        Effort::Default => "default",
+        Effort::Max => "max",
+    }
+}
+
+/// The compile options candidates are mapped with: `rnc compile`'s defaults and flags.
+fn compile_options(a: &SearchArgs) -> anyhow::Result<CompileOptions> {
+    let mut o = search::search_options(a.budget, a.effort);
+    o.rules = a.rules;
+    o.layer_threshold = a.layer_threshold;
+    o.max_load = a.max_load;
+    o.same_layer_diagonal = if a.same_layer_diagonal {
+        Some(true)
+    } else if a.no_same_layer_diagonal {
+        Some(false)
+    } else {
+        None
+    };
+    o.depthwise = a.depthwise.unwrap_or_default();
+    o.depth_split = match a.depth_split.as_deref().map(str::trim) {
+        None => DepthSplit::Auto,
+        Some(d) if d.eq_ignore_ascii_case("auto") => DepthSplit::Auto,
+        Some(d) => match d.parse::<usize>() {
+            Ok(0) => anyhow::bail!("--depth-split must be at least 1 (got 0)"),
+            Ok(d) => DepthSplit::Fixed(d),
+            Err(_) => anyhow::bail!("--depth-split '{d}' is not a whole number ≥ 1 or 'auto'"),
+        },
+    };
+    Ok(o)
+}
+
+/// The rules and layout in force, as the run records them.
+fn rules_line(o: &CompileOptions) -> String {
+    let r = o.effective_rules();
+    let split = match o.depth_split {
+        DepthSplit::Auto => "auto".to_string(),
+        DepthSplit::Fixed(d) => d.to_string(),
+    };
+    let dw = match o.depthwise {
+        Depthwise::Serial => "serial",
+        Depthwise::Diagonal => "diagonal",
+        Depthwise::Auto => "auto",
+    };
+    format!(
+        "rules: {} (layer threshold {}, max load {}, same-layer block diagonal {}); depthwise {dw}, \
+         depth split {split}",
+        o.rules.name(),
+        r.layer_threshold,
+        r.max_load,
+        if r.diagonal { "on" } else { "off" }
+    )
+}
+
 /// A budget below what the smallest subnet needs under the search's rules would leave every
 /// candidate infeasible: refuse it before the run, naming the least crossbars. Every subnet
 /// holds at least the smallest one's layers, and a depth split only adds tiles, so the least
-/// bound over the splits is a bound for the whole space.
+/// bound over the layouts is a bound for the whole space.
 fn check_budget(
     smallest: &rnc::network::Network,
-    opts: &rnc::compile::CompileOptions,
+    hw: &search::hardware::Evaluator,
     budget: usize,
 ) -> anyhow::Result<()> {
+    let opts = hw.options();
+    let rules = opts.effective_rules();
     let mut least = u64::MAX;
-    for d in rnc::api::AUTO_DEPTH_SPLITS {
+    for (depthwise, depth_split) in rnc::api::layout_choices(smallest, opts) {
         let popts = rnc::partition::PartitionOptions {
-            depth_split: d,
-            ..opts.partition
+            xbar: hw.target().crossbar(),
+            depth_split,
+            depthwise,
+            bit_slices: 1,
         };
         let part = rnc::partition::partition(smallest, &popts)?;
         let items = rnc::compile::one_copy_items(&part);
-        let b = rnc::pack::lower_bound(&items, popts.xbar, &opts.pack.rules);
+        let b = rnc::pack::lower_bound(&items, popts.xbar, &rules);
         least = least.min(b.crossbars);
     }
     if (budget as u64) < least {

@@ -118,6 +118,18 @@ impl Settings {
             let parse =
                 |t: &str| serde_json::from_str::<serde_json::Value>(t).unwrap_or(serde_json::Value::Null);
             let (was, is) = (parse(&self.baseline), parse(&now.baseline));
+            // Searches before rule presets mapped every candidate with fixed settings of the
+            // pipeline (its options have `partition` and `pack`, no `rules`).
+            let rules = |v: &serde_json::Value| v.pointer("/options/rules").is_some();
+            if was.pointer("/options/partition").is_some() && !rules(&was) && rules(&is) {
+                return Some(
+                    "the checkpoint comes from an older rnc whose search mapped every candidate with \
+                     fixed settings (layer threshold 0, diagonal depthwise, depth split 1); this rnc \
+                     maps candidates as `rnc compile` does (--rules, --depthwise, --depth-split) and \
+                     cannot continue it: start a new search, or finish this one with the older rnc"
+                        .into(),
+                );
+            }
             let (path, a, b) = first_difference(&was, &is, String::new())
                 .unwrap_or_else(|| (String::new(), self.baseline.clone(), now.baseline.clone()));
             let at = if path.is_empty() {
@@ -322,5 +334,18 @@ mod tests {
             a.difference(&d).unwrap(),
             "the hardware objective differs at options.effort: \"fast\" in the checkpoint but \"max\" now"
         );
+        // A checkpoint of the search before rule presets names what changed.
+        let old = Settings {
+            baseline: r#"{"baseline":{"latency_ns":1.5},"options":{"partition":{"depth_split":1},"budget":168}}"#
+                .into(),
+            ..settings()
+        };
+        let new = Settings {
+            baseline: r#"{"baseline":{"latency_ns":1.5},"options":{"crossbars":168,"rules":"physical"}}"#
+                .into(),
+            ..settings()
+        };
+        let msg = old.difference(&new).unwrap();
+        assert!(msg.contains("older rnc") && msg.contains("--rules"), "{msg}");
     }
 }

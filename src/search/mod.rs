@@ -23,7 +23,7 @@ pub mod space;
 #[cfg(test)]
 mod zdt;
 
-pub use objective::{HwEval, HwObjective, search_evaluator};
+pub use objective::{HwEval, HwObjective, search_evaluator, search_evaluator_with, search_options};
 pub use session::{Builder, Candidate, Session, SessionConfig};
 pub use space::{Gene, Genes, Space};
 
@@ -122,6 +122,9 @@ pub struct SearchSummary {
     pub last: GenerationReport,
     /// The final front as written to pareto.json.
     pub front: Vec<Member>,
+    /// The front re-mapped at the compiler's default effort (aligned with `front`; `None`
+    /// where the objective does not re-map, see [`HwObjective::evaluate_final`]).
+    pub front_default: Vec<Option<HwEval>>,
     pub accuracy_evaluations: u64,
     /// Generation the run resumed after, if it resumed.
     pub resumed_after: Option<usize>,
@@ -144,6 +147,9 @@ impl<T: HwObjective + ?Sized> HwObjective for &T {
     }
     fn baseline_json(&self) -> serde_json::Value {
         (**self).baseline_json()
+    }
+    fn evaluate_final(&self, net: &crate::network::Network) -> anyhow::Result<Option<HwEval>> {
+        (**self).evaluate_final(net)
     }
 }
 
@@ -275,6 +281,13 @@ struct ParetoEntry<'a> {
     speedup: f64,
     latency_ns: f64,
     crossbars_used: usize,
+    /// The same network re-mapped at the compiler's default effort (final front only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    speedup_default: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latency_ns_default: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    crossbars_used_default: Option<usize>,
 }
 
 /// A genome as outputs show it: OFA canonical `{"ks","e","d"}`, custom `{"gene":value,…}`.
@@ -297,10 +310,16 @@ impl Serialize for Shown<'_> {
     }
 }
 
-/// pareto.json: an array with one compact object per line.
-pub(crate) fn pareto_json(front: &[Member], space: &Space) -> anyhow::Result<Vec<u8>> {
+/// pareto.json: an array with one compact object per line; `finals` holds the final front's
+/// default-effort figures by canonical genome.
+pub(crate) fn pareto_json(
+    front: &[Member],
+    space: &Space,
+    finals: &std::collections::BTreeMap<Genes, HwEval>,
+) -> anyhow::Result<Vec<u8>> {
     let mut text = String::from("[");
     for (i, m) in front.iter().enumerate() {
+        let fin = finals.get(&m.genome.canonical()).filter(|e| e.feasible);
         let v = ParetoEntry {
             id: m.id,
             generation: m.generation,
@@ -309,6 +328,9 @@ pub(crate) fn pareto_json(front: &[Member], space: &Space) -> anyhow::Result<Vec
             speedup: m.outcome.speedup,
             latency_ns: m.outcome.latency_ns,
             crossbars_used: m.outcome.crossbars_used,
+            speedup_default: fin.map(|e| e.speedup),
+            latency_ns_default: fin.map(|e| e.latency_ns),
+            crossbars_used_default: fin.map(|e| e.crossbars_used),
         };
         text.push_str(if i == 0 { "\n  " } else { ",\n  " });
         text.push_str(&serde_json::to_string(&v)?);
@@ -372,9 +394,12 @@ pub fn run(
         s.tell(&told)?;
         progress.generation(&s.report());
     }
+    let front = s.pareto();
+    let front_default = front.iter().map(|m| s.final_figures(&m.genome)).collect();
     Ok(SearchSummary {
         last: s.report(),
-        front: s.pareto(),
+        front,
+        front_default,
         accuracy_evaluations: s.accuracy_evaluations(),
         resumed_after: s.resumed_after(),
         elapsed: start.elapsed(),

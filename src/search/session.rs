@@ -129,6 +129,9 @@ pub struct Session<'h> {
     builder: Option<Box<Builder<'h>>>,
     pending: Option<Pending>,
     resumed_after: Option<usize>,
+    /// The final front re-mapped at default effort, by canonical genome (not checkpointed:
+    /// recomputed, deterministically, by a resume of a finished search).
+    finals: BTreeMap<Genes, HwEval>,
 }
 
 /// The settings a configuration records, checked as `rnc search` checks its flags.
@@ -225,6 +228,7 @@ impl<'h> Session<'h> {
             builder: None,
             pending: None,
             resumed_after: None,
+            finals: BTreeMap::new(),
         })
     }
 
@@ -291,6 +295,7 @@ impl<'h> Session<'h> {
             hw: Box::new(objective),
             builder: None,
             pending: None,
+            finals: BTreeMap::new(),
         };
         s.save()?;
         Ok(s)
@@ -688,10 +693,55 @@ impl<'h> Session<'h> {
         }
     }
 
+    /// The final front's figures at the compiler's default effort for `genome` (known once
+    /// the search is done, for OFA genomes of the front; `None` otherwise).
+    pub fn final_figures(&self, genome: &Genes) -> Option<HwEval> {
+        self.finals.get(&genome.canonical()).copied()
+    }
+
+    /// Once the search is done: re-maps the front's OFA networks not re-mapped yet through
+    /// [`HwObjective::evaluate_final`], in parallel, collected in order. A custom space's
+    /// networks come from the caller's builder and keep the search's figures only.
+    fn remap_final_front(&mut self) -> anyhow::Result<()> {
+        if !self.done() {
+            return Ok(());
+        }
+        let todo: Vec<(Genes, ofa::Genome)> = self
+            .pareto()
+            .iter()
+            .map(|m| m.genome.canonical())
+            .filter(|g| !self.finals.contains_key(g))
+            .filter_map(|g| g.ofa().cloned().map(|o| (g, o)))
+            .collect();
+        let (input, classes) = (self.cp.settings.input, self.cp.settings.classes);
+        let hw = &*self.hw;
+        let results: Vec<anyhow::Result<Option<HwEval>>> = todo
+            .par_iter()
+            .map(|(g, o)| {
+                let net = ofa::build(o, input, classes)?;
+                hw.evaluate_final(&net)
+                    .with_context(|| format!("re-mapping {} at default effort failed", self.space.show(g)))
+            })
+            .collect();
+        for ((g, _), r) in todo.into_iter().zip(results) {
+            if let Some(e) = r? {
+                check_hw(&e).map_err(|why| {
+                    anyhow::Error::new(Internal(format!("hardware objective gave {why} re-mapping the front")))
+                })?;
+                self.finals.insert(g, e);
+            }
+        }
+        Ok(())
+    }
+
     /// Writes evolution.csv, pareto.json, then the checkpoint (all atomic).
     fn save(&mut self) -> anyhow::Result<()> {
+        self.remap_final_front()?;
         write_atomic(&self.out.join(EVOLUTION), &self.evolution)?;
-        write_atomic(&self.out.join(PARETO), &pareto_json(&self.pareto(), &self.space)?)?;
+        write_atomic(
+            &self.out.join(PARETO),
+            &pareto_json(&self.pareto(), &self.space, &self.finals)?,
+        )?;
         self.cp.rng = self.rng.state();
         self.cp.generations = Some(self.generations);
         self.cp.cache = self
