@@ -26,6 +26,10 @@ pub struct HwEval {
     pub latency_ns: f64,
     pub speedup: f64,
     pub crossbars_used: usize,
+    /// Read energy per inference (nJ) of the compiled mapping (the compile summary's
+    /// `energy_nj`); `None` when infeasible or when the hardware model has no energy for some
+    /// tile. Used only when energy is an objective.
+    pub energy_nj: Option<f64>,
 }
 
 impl HwEval {
@@ -38,6 +42,7 @@ impl HwEval {
             latency_ns: 0.0,
             speedup: 0.0,
             crossbars_used: least_crossbars,
+            energy_nj: None,
         }
     }
 }
@@ -84,6 +89,7 @@ impl Evaluator {
                 latency_ns: c.sim.latency_ns,
                 speedup: self.baseline.latency_ns / c.sim.latency_ns,
                 crossbars_used: c.packing.crossbars,
+                energy_nj: crate::report::energy_per_inference_nj(&c, &self.hw, self.input_bits),
             }),
             Err(e) if e.downcast_ref::<PackError>().is_some() => Ok(infeasible),
             Err(e) => Err(e),
