@@ -523,8 +523,8 @@ mod tests {
                 let rank = Ranking::of(&evals).rank;
                 let worst = kept.iter().map(|&i| rank[i]).max().unwrap_or(0);
                 // Every solution of a better front than the worst kept one is kept.
-                for i in 0..evals.len() {
-                    if rank[i] < worst {
+                for (i, &r) in rank.iter().enumerate() {
+                    if r < worst {
                         prop_assert!(kept.contains(&i));
                     }
                 }
