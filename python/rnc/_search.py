@@ -87,7 +87,8 @@ class Search:
                 if names.count(n) > 1:
                     raise OptionsError(f"objectives: {n!r} is given twice", "objectives")
             if "speedup" not in names:
-                raise OptionsError("objectives: speedup must be one of the objectives", "objectives")
+                raise OptionsError("objectives: speedup must be one of the objectives",
+                                   "objectives")
             if "accuracy" in names:
                 if accuracy is None:
                     raise OptionsError("objectives include accuracy but accuracy=None (a "
