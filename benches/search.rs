@@ -1,7 +1,9 @@
 //! Speed of the search: the NSGA-II machinery per candidate (with a cheap hardware stub),
-//! the real per-candidate hardware evaluation (compile pipeline, fast effort), and a whole
-//! 50×100 hardware-only search at 168 crossbars. Run with `cargo bench --bench search`;
-//! `cargo test --all-targets` runs it as a quick smoke test.
+//! the real per-candidate hardware evaluation (compile pipeline, fast effort), a whole
+//! 50×100 hardware-only search at 168 crossbars, and a 50×100 three-objective search
+//! (accuracy from the shipped predictor, speed-up, energy; goal ≤ 60 s on 2 cores). Run with
+//! `cargo bench --bench search` (part names machinery, hardware, search, objectives select
+//! parts); `cargo test --all-targets` runs it as a quick smoke test.
 
 use rnc::accuracy::{AccuracySource, Candidate, NoAccuracy};
 use rnc::compile::Effort;
@@ -28,6 +30,7 @@ impl HwObjective for Stub {
             latency_ns,
             speedup: 4e7 / latency_ns,
             crossbars_used: tiles,
+            energy_nj: None,
         })
     }
     fn baseline_json(&self) -> serde_json::Value {
@@ -66,6 +69,7 @@ fn config(name: &str, budget: usize, population: usize, generations: usize) -> S
         generations,
         out: out_dir(name),
         resume: false,
+        energy: false,
     }
 }
 
@@ -145,6 +149,30 @@ fn main() -> anyhow::Result<()> {
             s.last.cache_hits,
             dt / s.last.hw_evaluations.max(1) as f64 * 1e3,
             s.last.best_speedup.unwrap_or(0.0)
+        );
+        let _ = std::fs::remove_dir_all(&cfg.out);
+    }
+    if part("objectives") {
+        // 4. Three objectives: `rnc search --objectives accuracy,speedup,energy --accuracy predictor`.
+        let cfg = SearchConfig {
+            energy: true,
+            ..config("objectives", 168, pop, gens)
+        };
+        let mut acc = rnc::accuracy::predictor::PredictorSource::new(None)?;
+        let t = Instant::now();
+        let s = search::run(&cfg, &ev, &mut acc, &mut ())?;
+        let dt = t.elapsed().as_secs_f64();
+        println!(
+            "search --objectives accuracy,speedup,energy --accuracy predictor --budget 168, {pop}x{gens}, \
+             real pipeline, {threads} threads: {:.1} s (goal 60 s; {} evaluated, {} cache hits), front {}, \
+             best speed-up {:.2}x, best accuracy {:.4}, least energy {:.3} uJ",
+            dt,
+            s.last.hw_evaluations,
+            s.last.cache_hits,
+            s.last.front_size,
+            s.last.best_speedup.unwrap_or(0.0),
+            s.last.best_accuracy.unwrap_or(0.0),
+            s.last.best_energy_nj.unwrap_or(0.0) / 1e3
         );
         let _ = std::fs::remove_dir_all(&cfg.out);
     }

@@ -57,7 +57,11 @@ fn median(mut x: Vec<f64>) -> f64 {
     if n == 0 {
         return f64::NAN;
     }
-    if n % 2 == 1 { x[n / 2] } else { (x[n / 2 - 1] + x[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        x[n / 2]
+    } else {
+        (x[n / 2 - 1] + x[n / 2]) / 2.0
+    }
 }
 
 fn key(g: &Genome) -> String {
@@ -98,7 +102,9 @@ fn main() -> anyhow::Result<()> {
     let target = Target::default_hardware();
     let opts = search::search_options(BUDGET, Effort::Default);
     let t = Instant::now();
-    let todo: Vec<usize> = (0..n).filter(|&i| !cached.contains_key(&key(&genomes[i]))).collect();
+    let todo: Vec<usize> = (0..n)
+        .filter(|&i| !cached.contains_key(&key(&genomes[i])))
+        .collect();
     let done: Vec<(usize, f64)> = todo
         .par_iter()
         .map(|&i| {
@@ -137,7 +143,13 @@ fn main() -> anyhow::Result<()> {
     if let Some(p) = &csv_path {
         let mut t = String::from("genome,fast_speedup,fast_ms,default_speedup\n");
         for i in 0..n {
-            t.push_str(&format!("\"{}\",{},{},{}\n", key(&genomes[i]).replace('"', "\"\""), fast[i].speedup, times[i], default[i]));
+            t.push_str(&format!(
+                "\"{}\",{},{},{}\n",
+                key(&genomes[i]).replace('"', "\"\""),
+                fast[i].speedup,
+                times[i],
+                default[i]
+            ));
         }
         std::fs::write(p, t)?;
     }

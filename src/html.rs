@@ -346,10 +346,12 @@ pub fn search_report(d: &SearchData) -> anyhow::Result<String> {
          <tr><th>candidates (feasible)</th><td>{} ({feasible})</td></tr>\n\
          <tr><th>front size</th><td>{}</td></tr>\n\
          <tr><th>best speed-up over ISAAC-like</th><td>{}</td></tr>\n</table>",
-        if d.hardware_only() {
-            "speed-up only (hardware-only run, no accuracy)"
-        } else {
-            "accuracy and speed-up over ISAAC-like"
+        match (d.hardware_only(), d.has_energy()) {
+            (true, false) => "speed-up only (hardware-only run, no accuracy)",
+            (true, true) =>
+                "speed-up over ISAAC-like and energy per inference (hardware-only run, no accuracy)",
+            (false, true) => "accuracy, speed-up over ISAAC-like and energy per inference",
+            (false, false) => "accuracy and speed-up over ISAAC-like",
         },
         d.all.len(),
         d.front.len(),
@@ -360,26 +362,43 @@ pub fn search_report(d: &SearchData) -> anyhow::Result<String> {
         }
     );
     h.push_str("<h2>Front</h2>\n");
+    let energy = d.has_energy();
     h.push_str(&figure(
         &Pareto { data: d },
-        "Grey: every feasible candidate evaluated; blue: the final front; red: the ISAAC-like \
-         baseline (speed-up 1).",
+        if energy && !d.hardware_only() {
+            "Grey: every feasible candidate evaluated; circles: the final front, coloured by \
+             energy per inference (scale on the right); red: the ISAAC-like baseline (speed-up 1)."
+        } else {
+            "Grey: every feasible candidate evaluated; blue: the final front; red: the ISAAC-like \
+             baseline (speed-up 1)."
+        },
     )?);
-    h.push_str(
+    h.push_str(if energy {
         "<table>\n<tr><th>id</th><th>generation</th><th>accuracy</th><th>speed-up</th>\
-         <th>latency (ms)</th><th>crossbars</th><th>genome</th></tr>\n",
-    );
+         <th>energy (µJ)</th><th>latency (ms)</th><th>crossbars</th><th>genome</th></tr>\n"
+    } else {
+        "<table>\n<tr><th>id</th><th>generation</th><th>accuracy</th><th>speed-up</th>\
+         <th>latency (ms)</th><th>crossbars</th><th>genome</th></tr>\n"
+    });
     let mut front: Vec<_> = d.front.iter().collect();
     front.sort_by(|a, b| b.speedup.total_cmp(&a.speedup));
     for c in front {
         let _ = writeln!(
             h,
             "<tr><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{:.3}</td><td class=\"n\">{:.4}</td><td class=\"n\">{}</td><td><code>{}</code></td></tr>",
+             <td class=\"n\">{:.3}</td>{}<td class=\"n\">{:.4}</td><td class=\"n\">{}</td><td><code>{}</code></td></tr>",
             c.id,
             c.generation,
             c.accuracy.map_or("-".into(), |a| format!("{a:.4}")),
             c.speedup,
+            if energy {
+                format!(
+                    "<td class=\"n\">{}</td>",
+                    c.energy_nj.map_or("-".into(), |e| format!("{:.3}", e / 1e3))
+                )
+            } else {
+                String::new()
+            },
             c.latency_ns / 1e6,
             c.crossbars_used,
             esc(&c.genome)

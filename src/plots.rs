@@ -87,6 +87,8 @@ pub struct Candidate {
     pub feasible: bool,
     pub accuracy: Option<f64>,
     pub speedup: f64,
+    /// Read energy per inference (nJ), when energy was an objective.
+    pub energy_nj: Option<f64>,
     pub latency_ns: f64,
     pub crossbars_used: usize,
 }
@@ -102,6 +104,11 @@ impl SearchData {
     /// No candidate has an accuracy: a hardware-only run.
     pub fn hardware_only(&self) -> bool {
         self.all.iter().chain(&self.front).all(|c| c.accuracy.is_none())
+    }
+
+    /// Some candidate has an energy: energy was an objective.
+    pub fn has_energy(&self) -> bool {
+        self.all.iter().chain(&self.front).any(|c| c.energy_nj.is_some())
     }
 }
 
@@ -294,38 +301,53 @@ impl SearchData {
     /// Reads a folder written by `rnc search --out DIR`.
     pub fn load(dir: &Path) -> anyhow::Result<SearchData> {
         let ev = read(dir, "evolution.csv", "written by rnc search --out")?;
-        let all = csv_rows(
-            &ev,
-            "evolution.csv",
-            &[
-                "generation",
-                "id",
-                "genome",
-                "feasible",
-                "accuracy",
-                "speedup",
-                "latency_ns",
-                "crossbars_used",
-            ],
-            |g| {
-                let acc = g("accuracy")?;
-                let acc = acc.trim();
-                Ok(Candidate {
-                    generation: num(&g("generation")?, "generation")?,
-                    id: num(&g("id")?, "id")?,
-                    genome: g("genome")?,
-                    feasible: num(&g("feasible")?, "feasible")?,
-                    accuracy: if acc.is_empty() {
-                        None
-                    } else {
-                        Some(num(acc, "accuracy")?)
-                    },
-                    speedup: num(&g("speedup")?, "speedup")?,
-                    latency_ns: num(&g("latency_ns")?, "latency_ns")?,
-                    crossbars_used: num(&g("crossbars_used")?, "crossbars_used")?,
-                })
-            },
-        )?;
+        // The energy column exists when energy was an objective.
+        let with_energy = csv::Reader::from_reader(&ev[..])
+            .headers()
+            .is_ok_and(|h| h.iter().any(|c| c == "energy_nj"));
+        let mut need = vec![
+            "generation",
+            "id",
+            "genome",
+            "feasible",
+            "accuracy",
+            "speedup",
+            "latency_ns",
+            "crossbars_used",
+        ];
+        if with_energy {
+            need.push("energy_nj");
+        }
+        let all = csv_rows(&ev, "evolution.csv", &need, |g| {
+            let acc = g("accuracy")?;
+            let acc = acc.trim();
+            let energy_nj = if with_energy {
+                let e = g("energy_nj")?;
+                let e = e.trim();
+                if e.is_empty() {
+                    None
+                } else {
+                    Some(num(e, "energy_nj")?)
+                }
+            } else {
+                None
+            };
+            Ok(Candidate {
+                energy_nj,
+                generation: num(&g("generation")?, "generation")?,
+                id: num(&g("id")?, "id")?,
+                genome: g("genome")?,
+                feasible: num(&g("feasible")?, "feasible")?,
+                accuracy: if acc.is_empty() {
+                    None
+                } else {
+                    Some(num(acc, "accuracy")?)
+                },
+                speedup: num(&g("speedup")?, "speedup")?,
+                latency_ns: num(&g("latency_ns")?, "latency_ns")?,
+                crossbars_used: num(&g("crossbars_used")?, "crossbars_used")?,
+            })
+        })?;
         let pj = read(dir, "pareto.json", "written by rnc search --out")?;
         let pv: serde_json::Value = serde_json::from_slice(&pj).context("pareto.json: not valid JSON")?;
         let arr = pv
@@ -341,6 +363,10 @@ impl SearchData {
                 feasible: true,
                 accuracy: m.get("accuracy").and_then(|a| a.as_f64()),
                 speedup: f64_at(m, "speedup", &f)?,
+                energy_nj: match m.get("energy_nj") {
+                    None => None,
+                    Some(_) => Some(f64_at(m, "energy_nj", &f)?),
+                },
                 latency_ns: f64_at(m, "latency_ns", &f)?,
                 crossbars_used: u64_at(m, "crossbars_used", &f)? as usize,
             });
@@ -785,9 +811,219 @@ impl Picture for Periods<'_> {
 }
 
 /// The search result: every candidate grey, the front highlighted, ISAAC-like at speed-up 1.
-/// Hardware-only runs (no accuracy) show speed-up by generation instead.
+/// Hardware-only runs (no accuracy) show speed-up by generation instead; with energy as an
+/// objective, accuracy against speed-up with the front coloured by energy (a colour bar
+/// beside), or energy against speed-up without accuracy.
 pub struct Pareto<'a> {
     pub data: &'a SearchData,
+}
+
+/// A perceptually ordered colour scale (viridis' anchors, linear between them): 0 → dark
+/// purple (least energy), 1 → yellow.
+fn scale_color(x: f64) -> RGBColor {
+    const ANCHORS: [(u8, u8, u8); 5] = [
+        (68, 1, 84),
+        (59, 82, 139),
+        (33, 145, 140),
+        (94, 201, 98),
+        (253, 231, 37),
+    ];
+    let x = if x.is_finite() { x.clamp(0.0, 1.0) } else { 0.0 };
+    let pos = x * (ANCHORS.len() - 1) as f64;
+    let i = (pos.floor() as usize).min(ANCHORS.len() - 2);
+    let f = pos - i as f64;
+    let mix = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * f).round() as u8;
+    let (a, b) = (ANCHORS[i], ANCHORS[i + 1]);
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// Least and greatest of finite values, widened when equal or empty.
+fn span(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+            (l.min(v), h.max(v))
+        });
+    if !lo.is_finite() {
+        (0.0, 1.0)
+    } else if hi > lo {
+        (lo, hi)
+    } else {
+        (lo - 0.5 * lo.abs().max(1e-9), hi + 0.5 * hi.abs().max(1e-9))
+    }
+}
+
+impl Pareto<'_> {
+    /// Energy against speed-up (a hardware-only run with energy as an objective).
+    fn draw_speedup_energy<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let d = self.data;
+        let grey = RGBColor(170, 170, 170);
+        let blue = RGBColor(20, 90, 200);
+        let red = RGBColor(200, 30, 30);
+        let uj = |c: &Candidate| c.energy_nj.map(|e| (c.speedup, e / 1e3));
+        let feasible: Vec<(f64, f64)> = d.all.iter().filter(|c| c.feasible).filter_map(uj).collect();
+        let mut front: Vec<(f64, f64)> = d.front.iter().filter_map(uj).collect();
+        front.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        let pts = || feasible.iter().chain(&front);
+        let sp_max = pts()
+            .map(|p| p.0)
+            .filter(|s| s.is_finite())
+            .fold(1.0f64, f64::max);
+        let (lo, hi) = span(pts().map(|p| p.1));
+        let pad = (hi - lo) * 0.08;
+        let (y0, y1) = ((lo - pad).max(0.0), hi + pad);
+        let mut chart = t!(ChartBuilder::on(root)
+            .caption(
+                "hardware search: energy per inference vs speed-up over ISAAC-like",
+                font(18.0)
+            )
+            .margin(14)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0f64..sp_max * 1.1, y0..y1));
+        t!(chart
+            .configure_mesh()
+            .x_desc("speed-up over ISAAC-like")
+            .y_desc("energy per inference (µJ)")
+            .label_style(font(12.0))
+            .axis_desc_style(font(14.0))
+            .draw());
+        t!(chart.draw_series(feasible.iter().map(|&p| Circle::new(p, 3, grey.filled()))))
+            .label("candidate")
+            .legend(move |(x, y)| Circle::new((x + 7, y), 3, grey.filled()));
+        t!(chart.draw_series(std::iter::once(PathElement::new(
+            front.clone(),
+            blue.stroke_width(2)
+        ))));
+        t!(chart.draw_series(front.iter().map(|&p| Circle::new(p, 6, blue.filled()))))
+            .label("Pareto front")
+            .legend(move |(x, y)| Circle::new((x + 7, y), 5, blue.filled()));
+        t!(chart.draw_series(std::iter::once(PathElement::new(
+            vec![(1.0, y0), (1.0, y1)],
+            red.stroke_width(2)
+        ))))
+        .label("ISAAC-like (speed-up 1)")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], red.stroke_width(2)));
+        t!(chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .label_font(font(12.0))
+            .draw());
+        Ok(())
+    }
+
+    /// Accuracy against speed-up, the front coloured by energy, with a colour bar.
+    fn draw_three<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let d = self.data;
+        let grey = RGBColor(190, 190, 190);
+        let red = RGBColor(200, 30, 30);
+        let (w, _) = root.dim_in_pixel();
+        let (main, bar) = root.split_horizontally(w.saturating_sub(130));
+        let feasible: Vec<&Candidate> = d.all.iter().filter(|c| c.feasible).collect();
+        let sp_max = feasible
+            .iter()
+            .copied()
+            .chain(&d.front)
+            .map(|c| c.speedup)
+            .filter(|s| s.is_finite())
+            .fold(1.0f64, f64::max);
+        let (lo, hi) = span(
+            feasible
+                .iter()
+                .copied()
+                .chain(&d.front)
+                .filter_map(|c| c.accuracy),
+        );
+        let pad = ((hi - lo) * 0.08).max(0.005);
+        // The colour scale spans the front's energies (what the colours tell apart).
+        let (e_lo, e_hi) = span(d.front.iter().filter_map(|c| c.energy_nj.map(|e| e / 1e3)));
+        let color = |e: f64| scale_color((e / 1e3 - e_lo) / (e_hi - e_lo));
+        let mut chart = t!(ChartBuilder::on(&main)
+            .caption(
+                "search: accuracy vs speed-up over ISAAC-like, front coloured by energy",
+                font(18.0)
+            )
+            .margin(14)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..sp_max * 1.1, (lo - pad)..(hi + pad)));
+        t!(chart
+            .configure_mesh()
+            .x_desc("speed-up over ISAAC-like")
+            .y_desc("accuracy")
+            .label_style(font(12.0))
+            .axis_desc_style(font(14.0))
+            .draw());
+        t!(
+            chart.draw_series(feasible.iter().filter_map(|c| c.accuracy.map(|a| Circle::new(
+                (c.speedup, a),
+                3,
+                grey.filled()
+            ))))
+        )
+        .label("candidate")
+        .legend(move |(x, y)| Circle::new((x + 7, y), 3, grey.filled()));
+        // Lowest energy drawn last, on top: the interesting end of the scale stays visible.
+        let mut front: Vec<&Candidate> = d.front.iter().filter(|c| c.accuracy.is_some()).collect();
+        front.sort_by(|a, b| {
+            b.energy_nj
+                .unwrap_or(0.0)
+                .total_cmp(&a.energy_nj.unwrap_or(0.0))
+                .then(a.id.cmp(&b.id))
+        });
+        let mid = scale_color(0.5);
+        t!(chart.draw_series(front.iter().filter_map(|c| {
+            let a = c.accuracy?;
+            let fill = c.energy_nj.map_or(grey, color);
+            Some(
+                EmptyElement::at((c.speedup, a))
+                    + Circle::new((0, 0), 6, fill.filled())
+                    + Circle::new((0, 0), 6, BLACK.stroke_width(1)),
+            )
+        })))
+        .label("Pareto front (accuracy, speed-up, energy)")
+        .legend(move |(x, y)| Circle::new((x + 7, y), 5, mid.filled()));
+        t!(chart.draw_series(std::iter::once(PathElement::new(
+            vec![(1.0, lo - pad), (1.0, hi + pad)],
+            red.stroke_width(2)
+        ))))
+        .label("ISAAC-like (speed-up 1)")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], red.stroke_width(2)));
+        t!(chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerLeft)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .label_font(font(12.0))
+            .draw());
+        // The colour bar: energy per inference of the front, µJ.
+        let mut cb = t!(ChartBuilder::on(&bar)
+            .margin_top(48)
+            .margin_bottom(54)
+            .margin_right(8)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0f64..1f64, e_lo..e_hi));
+        t!(cb
+            .configure_mesh()
+            .disable_mesh()
+            .disable_x_axis()
+            .y_desc("energy per inference (µJ)")
+            .label_style(font(12.0))
+            .axis_desc_style(font(14.0))
+            .draw());
+        const STEPS: usize = 64;
+        let step = (e_hi - e_lo) / STEPS as f64;
+        t!(cb.draw_series((0..STEPS).map(|i| {
+            let y = e_lo + step * i as f64;
+            Rectangle::new(
+                [(0.0, y), (1.0, y + step)],
+                scale_color((i as f64 + 0.5) / STEPS as f64).filled(),
+            )
+        })));
+        Ok(())
+    }
 }
 
 impl Picture for Pareto<'_> {
@@ -798,6 +1034,13 @@ impl Picture for Pareto<'_> {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         t!(root.fill(&WHITE));
         let d = self.data;
+        if d.has_energy() {
+            return if d.hardware_only() {
+                self.draw_speedup_energy(root)
+            } else {
+                self.draw_three(root)
+            };
+        }
         let grey = RGBColor(170, 170, 170);
         let blue = RGBColor(20, 90, 200);
         let red = RGBColor(200, 30, 30);

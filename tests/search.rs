@@ -392,6 +392,119 @@ fn budget_below_the_smallest_subnet_is_refused() {
     assert_eq!(code, 0, "{err}");
 }
 
+#[test]
+fn three_objectives_record_energy_at_any_thread_count() {
+    let mut results = Vec::new();
+    for threads in ["1", "2"] {
+        let d = dir(&format!("three-{threads}"));
+        let args = [
+            "--population",
+            "6",
+            "--generations",
+            "2",
+            "--accuracy",
+            "predictor",
+            "--objectives",
+            "accuracy,speedup,energy",
+            "--plots",
+        ];
+        let (code, out, err) = search(&d, &args, &[("RAYON_NUM_THREADS", threads)]);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            out.contains("objectives: accuracy,speedup,energy") && out.contains("least energy"),
+            "{out}"
+        );
+        let front: serde_json::Value = serde_json::from_slice(&read(&d.join("pareto.json"))).unwrap();
+        let front = front.as_array().unwrap();
+        assert!(!front.is_empty());
+        for m in front {
+            assert!(m["energy_nj"].as_f64().is_some_and(|e| e > 0.0), "{m}");
+            assert!(
+                m["accuracy"].as_f64().is_some() && m["speedup"].as_f64().is_some(),
+                "{m}"
+            );
+        }
+        assert!(
+            String::from_utf8(read(&d.join("evolution.csv")))
+                .unwrap()
+                .starts_with("generation,id,genome,feasible,accuracy,speedup,energy_nj,latency_ns,")
+        );
+        assert!(
+            String::from_utf8(read(&d.join("pareto.svg")))
+                .unwrap()
+                .contains("energy per inference")
+        );
+        assert_eq!(
+            checkpoint(&d)["settings"]["objectives"],
+            serde_json::json!(["accuracy", "speedup", "energy"])
+        );
+        results.push(outputs(&d));
+    }
+    assert!(results[0] == results[1], "outputs differ between 1 and 2 threads");
+    // The same folder resumed under the default objectives is refused, naming them.
+    let d = dir("three-1");
+    let (code, _, _) = search(
+        &d,
+        &[
+            "--population",
+            "6",
+            "--generations",
+            "1",
+            "--accuracy",
+            "predictor",
+            "--objectives",
+            "speedup,accuracy,energy",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0);
+    let (code, _, err) = search(
+        &d,
+        &[
+            "--population",
+            "6",
+            "--generations",
+            "2",
+            "--accuracy",
+            "predictor",
+            "--resume",
+        ],
+        &[],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--objectives is accuracy,speedup,energy in the checkpoint but accuracy,speedup now"),
+        "{err}"
+    );
+}
+
+#[test]
+fn objectives_flag_errors() {
+    let d = dir("objectives-flags");
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["--objectives", "accuracy,speedup,energy"],
+            "needs --accuracy SOURCE",
+        ),
+        (
+            &["--objectives", "speedup,energy", "--accuracy", "predictor"],
+            "does not include it",
+        ),
+        (
+            &["--objectives", "accuracy,energy", "--accuracy", "predictor"],
+            "speedup must be",
+        ),
+        (&["--objectives", "speedup,watts"], "unknown objective 'watts'"),
+        (&["--objectives", "energy,speedup,energy"], "given twice"),
+    ];
+    for (args, want) in cases {
+        let (code, _, err) = search(&d, args, &[]);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!d.join("checkpoint.json").exists());
+    }
+}
+
 /// The search maps candidates as `rnc compile` does (rules preset, depthwise mapping and depth
 /// split chosen per candidate), records the rules, and re-maps its final front at default
 /// effort: each `latency_ns_default` is what `rnc compile --genome` gives for that network.
@@ -406,8 +519,7 @@ fn search_maps_like_compile_and_remaps_the_front_at_default_effort() {
     );
     assert!(out.contains("front re-mapped at default effort: "), "{out}");
     let cp = checkpoint(&d);
-    let hw: serde_json::Value =
-        serde_json::from_str(cp["settings"]["baseline"].as_str().unwrap()).unwrap();
+    let hw: serde_json::Value = serde_json::from_str(cp["settings"]["baseline"].as_str().unwrap()).unwrap();
     assert_eq!(hw["options"]["rules"], "physical");
     assert_eq!(hw["options"]["depth_split"], "auto");
     assert_eq!(hw["options"]["effort"], "fast");
@@ -421,7 +533,14 @@ fn search_maps_like_compile_and_remaps_the_front_at_default_effort() {
     let genome = first["genome"].to_string();
     let (code, json, err) = rnc(
         &[
-            "compile", "--genome", &genome, "--crossbars", "48", "--set", "Xbar_Size=256,256", "--json",
+            "compile",
+            "--genome",
+            &genome,
+            "--crossbars",
+            "48",
+            "--set",
+            "Xbar_Size=256,256",
+            "--json",
         ],
         &[],
     );

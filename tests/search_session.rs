@@ -29,6 +29,7 @@ impl HwObjective for Stub {
                 latency_ns: f64::INFINITY,
                 speedup: 0.0,
                 crossbars_used: tiles,
+                energy_nj: None,
             });
         }
         let cycles: u64 = part.layers.iter().map(|l| l.max_cycles()).sum();
@@ -38,6 +39,7 @@ impl HwObjective for Stub {
             latency_ns,
             speedup: 4e7 / latency_ns,
             crossbars_used: tiles,
+            energy_nj: None,
         })
     }
     fn baseline_json(&self) -> serde_json::Value {
@@ -87,6 +89,7 @@ fn cli_cfg(out: &Path, population: usize, generations: usize) -> SearchConfig {
         generations,
         out: out.to_path_buf(),
         resume: false,
+        energy: false,
     }
 }
 

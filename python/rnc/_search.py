@@ -57,6 +57,11 @@ class Search:
     ``build(genome)`` gets ``{"width": 24, "depth": 3}`` and returns an :class:`rnc.Network`
     (or ONNX bytes). ``accuracy`` names the accuracy objective in the checkpoint (``None``:
     a hardware-only search, speed-up alone, whose ``ask`` returns no candidates).
+
+    ``objectives=("accuracy", "speedup", "energy")`` also minimises the energy per inference
+    (``rnc search --objectives``); ``("speedup", "energy")`` is a hardware-only search with
+    two objectives. Speed-up is always one; without ``objectives`` they are accuracy and
+    speed-up (speed-up alone with ``accuracy=None``).
     """
 
     __slots__ = ("_s", "_build", "out")
@@ -65,8 +70,33 @@ class Search:
                  seed: int = 1, out: PathLike = "rnc-search", *, input: int = 64,
                  effort: str = "fast", hardware: Optional[Hardware] = None,
                  space: Optional[Mapping[str, Sequence[Any]]] = None,
-                 build: Optional[BuildFn] = None, accuracy: Optional[str] = "python"):
+                 build: Optional[BuildFn] = None, accuracy: Optional[str] = "python",
+                 objectives: Optional[Sequence[str]] = None):
         from . import Hardware
+
+        energy = False
+        if objectives is not None:
+            if isinstance(objectives, str):
+                objectives = objectives.split(",")
+            names = [str(o).strip().lower() for o in objectives]
+            known = ("accuracy", "speedup", "energy")
+            for n in names:
+                if n not in known:
+                    raise OptionsError(f"objectives: unknown objective {n!r}; expected accuracy, "
+                                       "speedup or energy", "objectives")
+                if names.count(n) > 1:
+                    raise OptionsError(f"objectives: {n!r} is given twice", "objectives")
+            if "speedup" not in names:
+                raise OptionsError("objectives: speedup must be one of the objectives",
+                                   "objectives")
+            if "accuracy" in names:
+                if accuracy is None:
+                    raise OptionsError("objectives include accuracy but accuracy=None (a "
+                                       "hardware-only search); name the accuracy objective or "
+                                       "drop it from objectives", "objectives")
+            else:
+                accuracy = None
+            energy = "energy" in names
 
         hw = hardware if hardware is not None else Hardware()
         space_json = None
@@ -81,7 +111,7 @@ class Search:
         self._build = build
         self._s = _rnc.Session.create(self.out, int(budget), int(population), int(generations),
                                       int(seed), int(input), effort, hw._hw, accuracy,
-                                      space_json)
+                                      space_json, energy)
 
     @classmethod
     def resume(cls, out: PathLike, *, build: Optional[BuildFn] = None,
@@ -146,6 +176,11 @@ class Search:
     def generation(self) -> Optional[int]:
         """The last completed generation (None before generation 0 is told)."""
         return self._s.generation
+
+    @property
+    def objectives(self) -> Tuple[str, ...]:
+        """The objectives, in the order accuracy, speedup, energy (those the search has)."""
+        return tuple(self._s.objectives)
 
     @property
     def generations(self) -> int:

@@ -220,7 +220,7 @@ def search(budget: int = 168, evaluate: Any = None, *,
 
     ``progress``: True prints generation, candidates done and ETA on stderr; a function gets
     a :class:`Progress`; False is silent. Other keyword ``options`` go to :class:`rnc.Search`
-    (``input``, ``effort``, ``hardware``, ``space``, ``build``, ``accuracy``).
+    (``input``, ``effort``, ``hardware``, ``space``, ``build``, ``accuracy``, ``objectives``).
     """
     from . import Search
 

@@ -110,9 +110,9 @@ fn custom_space(py: Python<'_>, space_json: &str) -> PyResult<Space> {
 impl Srch {
     /// A new search in `out`. `accuracy`: the accuracy objective's name as the checkpoint
     /// records it (None: hardware-only); `space_json`: `[[name, [choices…]], …]` or None for
-    /// the OFA space.
+    /// the OFA space; `energy`: also minimise the energy per inference.
     #[staticmethod]
-    #[pyo3(signature = (out, budget, population, generations, seed, input, effort_name, hw, accuracy, space_json=None))]
+    #[pyo3(signature = (out, budget, population, generations, seed, input, effort_name, hw, accuracy, space_json=None, energy=false))]
     #[allow(clippy::too_many_arguments)]
     fn create(
         py: Python<'_>,
@@ -126,6 +126,7 @@ impl Srch {
         hw: &Hw,
         accuracy: Option<String>,
         space_json: Option<&str>,
+        energy: bool,
     ) -> PyResult<Srch> {
         let space = match space_json {
             Some(j) => custom_space(py, j)?,
@@ -140,6 +141,7 @@ impl Srch {
             generations,
             space,
             accuracy,
+            energy,
         };
         let eff = effort(py, effort_name)?;
         let hwc = hw.inner.clone();
@@ -247,6 +249,18 @@ impl Srch {
     #[getter]
     fn has_accuracy(&self, py: Python<'_>) -> PyResult<bool> {
         self.with(py, |s| Ok(s.has_accuracy()))
+    }
+
+    /// The objectives' names in their fixed order (accuracy, speedup, energy).
+    #[getter]
+    fn objectives(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        self.with(py, |s| {
+            Ok(s.objectives()
+                .list()
+                .iter()
+                .map(|o| o.name().to_string())
+                .collect())
+        })
     }
 
     #[getter]

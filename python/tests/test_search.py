@@ -175,3 +175,29 @@ def test_hardware_only(tmp_path):
     s.tell({})
     s.run()
     assert s.done and s.pareto[0]["accuracy"] is None
+
+
+def test_three_objectives_are_byte_identical_to_the_cli(cli, tmp_path):
+    cli_search(cli, tmp_path / "cli", objectives="accuracy,speedup,energy", **SMALL)
+    acc = evaluator_accuracy()
+    s = rnc.Search(**SMALL, out=tmp_path / "py", objectives=("accuracy", "speedup", "energy"))
+    assert s.objectives == ("accuracy", "speedup", "energy")
+    s.run(accuracy=acc)
+    for name in ("evolution.csv", "pareto.json"):
+        assert (tmp_path / "py" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes()
+    assert all(m["energy_nj"] > 0 for m in s.pareto)
+    assert all("energy_nj" in row for row in s.evolution)
+
+
+def test_objectives_errors_and_hardware_energy(tmp_path):
+    with pytest.raises(rnc.OptionsError):
+        rnc.Search(out=tmp_path / "a", objectives=("accuracy", "energy"))
+    with pytest.raises(rnc.OptionsError):
+        rnc.Search(out=tmp_path / "b", objectives=("speedup", "power"))
+    with pytest.raises(rnc.OptionsError):
+        rnc.Search(out=tmp_path / "c", accuracy=None, objectives=("accuracy", "speedup"))
+    s = rnc.Search(budget=168, population=4, generations=1, out=tmp_path / "h",
+                   objectives="speedup,energy")
+    assert s.objectives == ("speedup", "energy")
+    s.run()
+    assert s.done and all(m["accuracy"] is None and m["energy_nj"] > 0 for m in s.pareto)

@@ -4,8 +4,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rnc::accuracy::{AccuracySource, ExternalEvaluator, NoAccuracy};
 use rnc::api::{Depthwise, RulePreset};
 use rnc::compile::Effort;
+use rnc::search::{self, GenerationReport, HwObjective, Objective, Objectives, Progress, SearchConfig};
 use rnc::{CompileOptions, DepthSplit};
-use rnc::search::{self, GenerationReport, HwObjective, Progress, SearchConfig};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -24,6 +24,11 @@ pub struct SearchArgs {
     /// answering JSON lines, see examples/evaluator.py), predictor or supernet.
     #[arg(long, default_value = "none", value_name = "SOURCE")]
     pub accuracy: String,
+    /// What to optimise, comma-separated: accuracy (needs --accuracy), speedup (always),
+    /// energy (read energy per inference, minimised). Default: accuracy,speedup with an
+    /// accuracy source, speedup without.
+    #[arg(long, value_name = "LIST")]
+    pub objectives: Option<String>,
     /// Input image side in pixels (square input).
     #[arg(long, default_value_t = 64, value_name = "PIXELS")]
     pub input: usize,
@@ -143,7 +148,7 @@ fn accuracy_source(a: &SearchArgs) -> anyhow::Result<Box<dyn AccuracySource>> {
 
 /// A bar over generations showing the front size and best values (hidden when stderr is
 /// not a terminal).
-struct Bar(ProgressBar);
+struct Bar(ProgressBar, bool);
 
 impl Progress for Bar {
     fn start(&mut self, done: usize, generations: usize, hardware_only: bool) {
@@ -157,7 +162,18 @@ impl Progress for Bar {
 
     fn generation(&mut self, r: &GenerationReport) {
         let speed = r.best_speedup.map_or("-".into(), |s| format!("{s:.2}x"));
-        let msg = if r.hardware_only {
+        let energy = r
+            .best_energy_nj
+            .map_or("-".into(), |e| format!("{:.2} uJ", e / 1e3));
+        let msg = if self.1 {
+            let acc = r
+                .best_accuracy
+                .map_or(String::new(), |a| format!(" | best accuracy {a:.4}"));
+            format!(
+                "front {} | best speed-up {speed}{acc} | least energy {energy}",
+                r.front_size
+            )
+        } else if r.hardware_only {
             format!("hardware-only: best speed-up {speed}")
         } else {
             let acc = r.best_accuracy.map_or("-".into(), |a| format!("{a:.4}"));
@@ -173,7 +189,33 @@ impl Progress for Bar {
     }
 }
 
+/// The objectives of the flags: `--objectives` must name accuracy exactly when `--accuracy`
+/// gives a source.
+fn objectives(a: &SearchArgs) -> anyhow::Result<Objectives> {
+    let has_source = a.accuracy.trim() != "none";
+    let Some(text) = &a.objectives else {
+        return Ok(Objectives::new(has_source, false));
+    };
+    let o = Objectives::parse(text)?;
+    if o.has(Objective::Accuracy) && !has_source {
+        anyhow::bail!(
+            "--objectives {o} includes accuracy, which needs --accuracy SOURCE (external:CMD, predictor or \
+             supernet); a hardware-only search takes --objectives speedup or speedup,energy"
+        );
+    }
+    if !o.has(Objective::Accuracy) && has_source {
+        anyhow::bail!(
+            "--accuracy {} gives an accuracy but --objectives {o} does not include it; add accuracy to \
+             --objectives or leave out --accuracy",
+            a.accuracy.trim()
+        );
+    }
+    Ok(o)
+}
+
 pub fn run(a: SearchArgs) -> anyhow::Result<()> {
+    let objectives = objectives(&a)?;
+    let energy = objectives.has(Objective::Energy);
     let mut acc = accuracy_source(&a)?;
     if !(1..=search::MAX_BUDGET).contains(&a.budget) {
         anyhow::bail!(
@@ -186,17 +228,22 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
     let smallest = rnc::network::ofa::build(&rnc::network::ofa::Genome::smallest(), a.input, CLASSES)
         .map_err(|e| anyhow::anyhow!("--input {}: {e}", a.input))?;
     let opts = compile_options(&a)?;
-    let hw = search::search_evaluator_with(a.hw.load()?, a.input, opts)
-        .map_err(|e| match e.downcast::<rnc::Error>() {
+    let hw = search::search_evaluator_with(a.hw.load()?, a.input, opts).map_err(|e| {
+        match e.downcast::<rnc::Error>() {
             Ok(e) => super::compile::flag_error(e),
             Err(e) => e,
-        })?;
+        }
+    })?;
     if !a.resume {
         check_budget(&smallest, &hw, a.budget)?;
     }
     println!("{}", rules_line(hw.options()));
     let hardware_only = !acc.is_real();
-    if hardware_only {
+    if hardware_only && energy {
+        println!(
+            "accuracy: none - hardware-only search with two objectives (speed-up, energy); no accuracy is estimated"
+        );
+    } else if hardware_only {
         println!(
             "accuracy: none - hardware-only search with one objective (speed-up); no accuracy is estimated"
         );
@@ -210,6 +257,7 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
         generations: a.generations,
         out: a.out.clone(),
         resume: a.resume,
+        energy,
     };
     let bar = ProgressBar::new(a.generations as u64 + 1);
     bar.set_style(
@@ -217,7 +265,7 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!(rnc::error::Internal(format!("progress style: {e}"))))?
             .progress_chars("=> "),
     );
-    let mut progress = Bar(bar);
+    let mut progress = Bar(bar, energy);
     let result = search::run(&cfg, &hw as &dyn HwObjective, acc.as_mut(), &mut progress);
     progress.0.finish_and_clear();
     let s = result?;
@@ -230,8 +278,12 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
         "search finished: generation {} of {}{resumed}",
         r.generation, r.generations
     );
-    if hardware_only {
+    if hardware_only && !energy {
         println!("  accuracy: none (single objective: speed-up)");
+    } else if hardware_only {
+        println!("  accuracy: none (objectives: {objectives})");
+    } else if energy {
+        println!("  accuracy: {} (objectives: {objectives})", acc.name());
     } else {
         println!("  accuracy: {}", acc.name());
     }
@@ -244,8 +296,11 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
             let best_acc = r
                 .best_accuracy
                 .map_or(String::new(), |x| format!(", best accuracy {x:.4}"));
+            let least_energy = r.best_energy_nj.map_or(String::new(), |e| {
+                format!(", least energy {:.3} uJ per inference", e / 1e3)
+            });
             println!(
-                "  front: {} candidate(s), best speed-up {sp:.3}x at {} effort{best_acc}",
+                "  front: {} candidate(s), best speed-up {sp:.3}x at {} effort{best_acc}{least_energy}",
                 r.front_size,
                 effort_name(a.effort)
             );

@@ -3,6 +3,7 @@
 //! The history of candidates lives in `evolution.csv`, written (atomically) just before the
 //! checkpoint; a resume keeps its rows up to the checkpoint's generation and checks them.
 
+use super::objectives::{Objective, Objectives};
 use super::space::{Gene, Genes, Space};
 use super::{Member, Outcome};
 use anyhow::Context;
@@ -76,9 +77,28 @@ pub struct Settings {
     /// the layout they had before custom spaces existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub space: Option<Vec<Gene>>,
+    /// The objectives when energy is one of them; absent otherwise (accuracy and speed-up, or
+    /// speed-up alone without an accuracy source), so those checkpoints keep their layout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objectives: Option<Vec<Objective>>,
 }
 
 impl Settings {
+    /// The objectives these settings describe.
+    pub fn objectives(&self) -> Objectives {
+        match &self.objectives {
+            Some(list) => {
+                Objectives::from_list(list).unwrap_or_else(|_| Objectives::new(self.accuracy != "none", true))
+            }
+            None => Objectives::new(self.accuracy != "none", false),
+        }
+    }
+
+    /// What [`Settings::objectives`] stores for `o`.
+    pub fn objectives_field(o: &Objectives) -> Option<Vec<Objective>> {
+        o.has(Objective::Energy).then(|| o.list().to_vec())
+    }
+
     /// The search space these settings describe.
     pub fn space(&self) -> Space {
         match &self.space {
@@ -110,6 +130,10 @@ impl Settings {
             if was != is {
                 return Some(format!("{name} is {was} in the checkpoint but {is} now"));
             }
+        }
+        let (was, is) = (self.objectives(), now.objectives());
+        if was != is {
+            return Some(format!("--objectives is {was} in the checkpoint but {is} now"));
         }
         if let Some(d) = self.space().difference(&now.space()) {
             return Some(d);
@@ -236,6 +260,15 @@ impl Checkpoint {
                 cp.settings.population
             )));
         }
+        if let Some(list) = &cp.settings.objectives {
+            let o = Objectives::from_list(list).map_err(|e| bad(format!("objectives: {e:#}")))?;
+            if o.has(Objective::Accuracy) != (cp.settings.accuracy != "none") {
+                return Err(bad(format!(
+                    "objectives {o} do not match accuracy {}",
+                    cp.settings.accuracy
+                )));
+            }
+        }
         let space = match &cp.settings.space {
             None => Space::Ofa,
             Some(g) => Space::custom(g.clone()).map_err(|e| bad(format!("{e:#}")))?,
@@ -271,6 +304,7 @@ mod tests {
             baseline: r#"{"baseline":{"latency_ns":40556000.5},"options":{"effort":"fast","budget":168}}"#
                 .into(),
             space: None,
+            objectives: None,
         }
     }
 
@@ -288,11 +322,13 @@ mod tests {
                 speedup: rng.unit() * 30.0,
                 crossbars_used: 1,
                 accuracy: Some(rng.unit()),
+                energy_nj: Some(rng.unit() * 1e6),
             };
             let back: Outcome = serde_json::from_str(&serde_json::to_string(&o).unwrap()).unwrap();
             assert_eq!(back.latency_ns.to_bits(), x.to_bits(), "{x:e}");
             assert_eq!(back.speedup.to_bits(), o.speedup.to_bits());
             assert_eq!(back.accuracy.map(f64::to_bits), o.accuracy.map(f64::to_bits));
+            assert_eq!(back.energy_nj.map(f64::to_bits), o.energy_nj.map(f64::to_bits));
         }
         // The value that made serde_json's default parser round wrongly in practice.
         let o = Outcome {
@@ -301,6 +337,7 @@ mod tests {
             speedup: 0.0,
             crossbars_used: 0,
             accuracy: None,
+            energy_nj: None,
         };
         let back: Outcome = serde_json::from_str(&serde_json::to_string(&o).unwrap()).unwrap();
         assert_eq!(back, o);
@@ -334,10 +371,39 @@ mod tests {
             a.difference(&d).unwrap(),
             "the hardware objective differs at options.effort: \"fast\" in the checkpoint but \"max\" now"
         );
+        let e = Settings {
+            objectives: Settings::objectives_field(&Objectives::new(false, true)),
+            ..settings()
+        };
+        assert_eq!(
+            a.difference(&e).unwrap(),
+            "--objectives is speedup in the checkpoint but speedup,energy now"
+        );
+        // Absent objectives (older checkpoints) read as the default two / one.
+        let two = Settings {
+            accuracy: "toy".into(),
+            ..settings()
+        };
+        assert_eq!(two.objectives().to_string(), "accuracy,speedup");
+        let three = Settings {
+            objectives: Settings::objectives_field(&Objectives::new(true, true)),
+            ..two.clone()
+        };
+        assert_eq!(
+            two.difference(&three).unwrap(),
+            "--objectives is accuracy,speedup in the checkpoint but accuracy,speedup,energy now"
+        );
+        let text = serde_json::to_string(&three).unwrap();
+        assert!(
+            text.contains(r#""objectives":["accuracy","speedup","energy"]"#),
+            "{text}"
+        );
+        assert!(!serde_json::to_string(&two).unwrap().contains("objectives"));
         // A checkpoint of the search before rule presets names what changed.
         let old = Settings {
-            baseline: r#"{"baseline":{"latency_ns":1.5},"options":{"partition":{"depth_split":1},"budget":168}}"#
-                .into(),
+            baseline:
+                r#"{"baseline":{"latency_ns":1.5},"options":{"partition":{"depth_split":1},"budget":168}}"#
+                    .into(),
             ..settings()
         };
         let new = Settings {

@@ -28,6 +28,10 @@ pub struct HwEval {
     pub latency_ns: f64,
     pub speedup: f64,
     pub crossbars_used: usize,
+    /// Read energy per inference (nJ) of the compiled mapping (the compile summary's
+    /// `energy_nj`); `None` when infeasible or when the hardware model has no energy for some
+    /// tile. Used only when energy is an objective.
+    pub energy_nj: Option<f64>,
 }
 
 impl HwEval {
@@ -40,6 +44,7 @@ impl HwEval {
             latency_ns: 0.0,
             speedup: 0.0,
             crossbars_used: least_crossbars,
+            energy_nj: None,
         }
     }
 }
@@ -143,6 +148,11 @@ impl Evaluator {
                 latency_ns: c.sim.latency_ns,
                 speedup: self.baseline.latency_ns / c.sim.latency_ns,
                 crossbars_used: c.packing.crossbars,
+                energy_nj: crate::report::energy_per_inference_nj(
+                    &c,
+                    self.target.hardware(),
+                    self.target.input_bits(),
+                ),
             }),
             Err(api::Error::DoesNotFit { .. }) => Ok(infeasible),
             Err(api::Error::Internal(m)) => Err(crate::error::Internal(m).into()),

@@ -17,6 +17,7 @@ pub mod genome_ops;
 pub mod hardware;
 pub mod nsga2;
 pub mod objective;
+pub mod objectives;
 pub mod rng;
 pub mod session;
 pub mod space;
@@ -24,6 +25,7 @@ pub mod space;
 mod zdt;
 
 pub use objective::{HwEval, HwObjective, search_evaluator, search_evaluator_with, search_options};
+pub use objectives::{Objective, Objectives};
 pub use session::{Builder, Candidate, Session, SessionConfig};
 pub use space::{Gene, Genes, Space};
 
@@ -48,6 +50,14 @@ pub struct Outcome {
     /// `None` when there is no accuracy source or the candidate is infeasible (not scored).
     #[serde(with = "checkpoint::exact::option")]
     pub accuracy: Option<f64>,
+    /// Read energy per inference (nJ), recorded only when energy is an objective and the
+    /// candidate is feasible (absent otherwise, so other runs keep their checkpoint bytes).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "checkpoint::exact::option"
+    )]
+    pub energy_nj: Option<f64>,
 }
 
 /// A member of the population.
@@ -93,6 +103,8 @@ pub struct SearchConfig {
     pub out: PathBuf,
     /// Continue from `out/checkpoint.json`.
     pub resume: bool,
+    /// Also minimise the energy per inference (`--objectives …,energy`).
+    pub energy: bool,
 }
 
 /// Progress after one generation.
@@ -104,6 +116,8 @@ pub struct GenerationReport {
     pub front_size: usize,
     pub best_speedup: Option<f64>,
     pub best_accuracy: Option<f64>,
+    /// The least energy per inference (nJ) in the population, when energy is an objective.
+    pub best_energy_nj: Option<f64>,
     pub hw_evaluations: u64,
     pub cache_hits: u64,
 }
@@ -154,9 +168,10 @@ impl<T: HwObjective + ?Sized> HwObjective for &T {
 }
 
 impl Outcome {
-    /// NSGA-II view: objectives minimised, infeasible ranked by crossbars over budget.
-    pub(crate) fn evaluation(&self, real_accuracy: bool, budget: usize) -> Evaluation {
-        let m = if real_accuracy { 2 } else { 1 };
+    /// NSGA-II view: objectives minimised (in the order of `objectives`), infeasible ranked
+    /// by crossbars over budget.
+    pub(crate) fn evaluation(&self, objectives: &Objectives, budget: usize) -> Evaluation {
+        let m = objectives.len();
         if !self.feasible {
             let over = self.crossbars_used as f64 - budget as f64;
             return Evaluation {
@@ -164,11 +179,17 @@ impl Outcome {
                 violation: over.max(1.0),
             };
         }
-        let mut o = Vec::with_capacity(m);
-        if real_accuracy {
-            o.push(-self.accuracy.unwrap_or(0.0));
-        }
-        o.push(-self.speedup);
+        let o = objectives
+            .list()
+            .iter()
+            .map(|o| match o {
+                Objective::Accuracy => -self.accuracy.unwrap_or(0.0),
+                Objective::Speedup => -self.speedup,
+                // A feasible candidate always has one when energy is an objective (checked
+                // when its hardware result arrives).
+                Objective::Energy => self.energy_nj.unwrap_or(f64::MAX),
+            })
+            .collect();
         Evaluation::feasible(o)
     }
 }
@@ -177,39 +198,64 @@ pub(crate) fn finite_or_zero(x: f64) -> f64 {
     if x.is_finite() { x } else { 0.0 }
 }
 
-/// A feasible hardware result must have a positive, finite latency and speed-up.
-pub(crate) fn check_hw(e: &HwEval) -> Result<(), String> {
+/// A feasible hardware result must have a positive, finite latency and speed-up (and, when
+/// energy is an objective, a finite, non-negative energy).
+pub(crate) fn check_hw(e: &HwEval, energy: bool) -> Result<(), String> {
     if e.feasible
         && !(e.latency_ns.is_finite() && e.latency_ns > 0.0 && e.speedup.is_finite() && e.speedup > 0.0)
     {
         return Err(format!("latency {} ns, speed-up {}", e.latency_ns, e.speedup));
+    }
+    if e.feasible && energy {
+        match e.energy_nj {
+            None => return Err("no energy per inference (the hardware model has none for some tile)".into()),
+            Some(x) if !(x.is_finite() && x >= 0.0) => return Err(format!("energy {x} nJ")),
+            Some(_) => {}
+        }
     }
     Ok(())
 }
 
 pub(crate) const EVOLUTION_HEADER: &str =
     "generation,id,genome,feasible,accuracy,speedup,latency_ns,crossbars_used,rank,survived,cached\n";
+/// The header when energy is an objective: its column follows the other objectives'.
+pub(crate) const EVOLUTION_HEADER_ENERGY: &str = "generation,id,genome,feasible,accuracy,speedup,energy_nj,latency_ns,crossbars_used,rank,survived,cached\n";
 
-/// Appends rows to the evolution.csv text.
-pub(crate) fn append_rows(buf: &mut Vec<u8>, rows: &[Row]) -> anyhow::Result<()> {
+/// evolution.csv's header for these objectives.
+pub(crate) fn evolution_header(objectives: &Objectives) -> &'static str {
+    if objectives.has(Objective::Energy) {
+        EVOLUTION_HEADER_ENERGY
+    } else {
+        EVOLUTION_HEADER
+    }
+}
+
+/// Appends rows to the evolution.csv text (with the energy column when `energy`).
+pub(crate) fn append_rows(buf: &mut Vec<u8>, rows: &[Row], energy: bool) -> anyhow::Result<()> {
     let mut w = csv::WriterBuilder::new()
         .has_headers(false)
         .from_writer(Vec::new());
     for r in rows {
         let o = &r.outcome;
-        w.write_record([
+        let mut rec = vec![
             r.generation.to_string(),
             r.id.to_string(),
             r.genome.clone(),
             o.feasible.to_string(),
             o.accuracy.map(|a| a.to_string()).unwrap_or_default(),
             o.speedup.to_string(),
+        ];
+        if energy {
+            rec.push(o.energy_nj.map(|e| e.to_string()).unwrap_or_default());
+        }
+        rec.extend([
             o.latency_ns.to_string(),
             o.crossbars_used.to_string(),
             r.rank.to_string(),
             r.survived.to_string(),
             r.cached.to_string(),
-        ])?;
+        ]);
+        w.write_record(&rec)?;
     }
     let bytes = w
         .into_inner()
@@ -235,7 +281,8 @@ pub(crate) fn evolution_rows(mut bytes: Vec<u8>, file: &str, cp: &Checkpoint) ->
     let mismatch = |why: String| {
         anyhow::anyhow!("--resume: {file} does not match its checkpoint.json ({why}); cannot continue")
     };
-    if !bytes.starts_with(EVOLUTION_HEADER.as_bytes()) {
+    let header = evolution_header(&cp.settings.objectives());
+    if !bytes.starts_with(header.as_bytes()) {
         return Err(mismatch("unexpected header".into()));
     }
     let mut rd = csv::Reader::from_reader(&bytes[..]);
@@ -279,6 +326,8 @@ struct ParetoEntry<'a> {
     genome: Shown<'a>,
     accuracy: Option<f64>,
     speedup: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    energy_nj: Option<f64>,
     latency_ns: f64,
     crossbars_used: usize,
     /// The same network re-mapped at the compiler's default effort (final front only).
@@ -326,6 +375,7 @@ pub(crate) fn pareto_json(
             genome: Shown(space, &m.genome),
             accuracy: m.outcome.accuracy,
             speedup: m.outcome.speedup,
+            energy_nj: m.outcome.energy_nj,
             latency_ns: m.outcome.latency_ns,
             crossbars_used: m.outcome.crossbars_used,
             speedup_default: fin.map(|e| e.speedup),
@@ -358,6 +408,7 @@ pub fn run(
         generations: cfg.generations,
         space: Space::Ofa,
         accuracy: real_accuracy.then(|| acc.name()),
+        energy: cfg.energy,
     };
     let mut s = if cfg.resume {
         Session::resume_as(&config, &cfg.out, hw)?

@@ -378,6 +378,161 @@ mod tests {
     }
 
     #[test]
+    fn sort_hand_case_three_objectives() {
+        // 0:(1,2,3) 1:(3,2,1) 2:(2,2,2) 6:(0,9,9) trade off; 5 equals 0; 3:(2,3,3) is
+        // dominated by 0 and 2; 4:(3,3,3) by 0, 1, 2 and 3.
+        let evals = vec![
+            e(&[1.0, 2.0, 3.0]),
+            e(&[3.0, 2.0, 1.0]),
+            e(&[2.0, 2.0, 2.0]),
+            e(&[2.0, 3.0, 3.0]),
+            e(&[3.0, 3.0, 3.0]),
+            e(&[1.0, 2.0, 3.0]),
+            e(&[0.0, 9.0, 9.0]),
+        ];
+        assert_eq!(
+            non_dominated_sort(&evals),
+            vec![vec![0, 1, 2, 5, 6], vec![3], vec![4]]
+        );
+        assert!(dominates(&evals[2], &evals[3]));
+        assert!(!dominates(&evals[0], &evals[5]));
+        let r = Ranking::of(&evals);
+        assert_eq!(r.rank, vec![0, 0, 0, 1, 2, 0, 0]);
+    }
+
+    #[test]
+    fn crowding_hand_case_three_objectives() {
+        // A(0,5,1) B(1,3,2) C(2,2,0) D(4,0,3) E(3,1,1.5); spans 4, 5, 3.
+        let evals = vec![
+            e(&[0.0, 5.0, 1.0]),
+            e(&[1.0, 3.0, 2.0]),
+            e(&[2.0, 2.0, 0.0]),
+            e(&[4.0, 0.0, 3.0]),
+            e(&[3.0, 1.0, 1.5]),
+        ];
+        let d = crowding_distance(&evals, &[0, 1, 2, 3, 4]);
+        // A and D bound objective 0 (and 1), C is the least of objective 2.
+        assert_eq!(d[0], f64::INFINITY);
+        assert_eq!(d[2], f64::INFINITY);
+        assert_eq!(d[3], f64::INFINITY);
+        // B: (2-0)/4 + (5-2)/5 + (3-1.5)/3 = 0.5 + 0.6 + 0.5
+        assert!((d[1] - 1.6).abs() < 1e-12, "{d:?}");
+        // E: (4-2)/4 + (2-0)/5 + (2-1)/3
+        assert!((d[4] - (0.5 + 0.4 + 1.0 / 3.0)).abs() < 1e-12, "{d:?}");
+        // Survival of 4 of them drops E, the most crowded.
+        assert_eq!(select(&evals, 4), vec![0, 2, 3, 1]);
+    }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// Populations of 1..40 solutions with k objectives on a coarse grid (many ties), a
+        /// few infeasible.
+        fn population() -> impl Strategy<Value = Vec<Evaluation>> {
+            (1usize..=4).prop_flat_map(|k| {
+                prop::collection::vec(
+                    (
+                        prop::collection::vec(0u8..6, k),
+                        prop::option::weighted(0.15, 1u8..4),
+                    ),
+                    1..40,
+                )
+                .prop_map(|v| {
+                    v.into_iter()
+                        .map(|(o, viol)| Evaluation {
+                            objectives: o.into_iter().map(f64::from).collect(),
+                            violation: viol.map_or(0.0, f64::from),
+                        })
+                        .collect()
+                })
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(300))]
+
+            #[test]
+            fn fronts_are_non_dominated_layers(evals in population()) {
+                let fronts = non_dominated_sort(&evals);
+                let mut rank = vec![usize::MAX; evals.len()];
+                for (r, f) in fronts.iter().enumerate() {
+                    prop_assert!(!f.is_empty() && f.windows(2).all(|w| w[0] < w[1]));
+                    for &i in f {
+                        prop_assert_eq!(rank[i], usize::MAX, "index {} in two fronts", i);
+                        rank[i] = r;
+                    }
+                }
+                prop_assert!(rank.iter().all(|&r| r != usize::MAX), "an index in no front");
+                for a in 0..evals.len() {
+                    for b in 0..evals.len() {
+                        // Nothing in the same or a later front dominates a member.
+                        if rank[b] >= rank[a] {
+                            prop_assert!(!dominates(&evals[b], &evals[a]), "{} dominates {}", b, a);
+                        }
+                    }
+                    // A member of a later front has a reason: someone in the front before.
+                    if rank[a] > 0 {
+                        prop_assert!(fronts[rank[a] - 1].iter().any(|&b| dominates(&evals[b], &evals[a])));
+                    }
+                }
+            }
+
+            #[test]
+            fn crowding_bounds_and_scale_invariance(evals in population(), scale in 0.5f64..20.0) {
+                let feasible: Vec<Evaluation> = evals.into_iter().filter(Evaluation::is_feasible).collect();
+                prop_assume!(!feasible.is_empty());
+                let front: Vec<usize> = (0..feasible.len()).collect();
+                let d = crowding_distance(&feasible, &front);
+                prop_assert!(d.iter().all(|&x| x >= 0.0));
+                if front.len() > 2 {
+                    // The least and greatest of every objective are boundary solutions (one
+                    // each at least; ties keep the lower index first).
+                    let k = feasible[0].objectives.len();
+                    for m in 0..k {
+                        let lo = feasible.iter().map(|e| e.objectives[m]).fold(f64::INFINITY, f64::min);
+                        let hi = feasible.iter().map(|e| e.objectives[m]).fold(f64::NEG_INFINITY, f64::max);
+                        prop_assert!(front.iter().any(|&i| feasible[i].objectives[m] == lo && d[i].is_infinite()));
+                        prop_assert!(front.iter().any(|&i| feasible[i].objectives[m] == hi && d[i].is_infinite()));
+                    }
+                }
+                // Normalised by each objective's span: scaling one objective changes nothing.
+                let scaled: Vec<Evaluation> = feasible
+                    .iter()
+                    .map(|e| {
+                        let mut o = e.objectives.clone();
+                        o[0] *= scale;
+                        Evaluation::feasible(o)
+                    })
+                    .collect();
+                let d2 = crowding_distance(&scaled, &front);
+                for (x, y) in d.iter().zip(&d2) {
+                    prop_assert!(x == y || (x - y).abs() < 1e-9, "{} vs {}", x, y);
+                }
+            }
+
+            #[test]
+            fn select_keeps_whole_fronts_then_the_least_crowded(evals in population(), n in 1usize..40) {
+                let n = n.min(evals.len());
+                let kept = select(&evals, n);
+                prop_assert_eq!(kept.len(), n);
+                let mut seen = kept.clone();
+                seen.sort_unstable();
+                seen.dedup();
+                prop_assert_eq!(seen.len(), n);
+                let rank = Ranking::of(&evals).rank;
+                let worst = kept.iter().map(|&i| rank[i]).max().unwrap_or(0);
+                // Every solution of a better front than the worst kept one is kept.
+                for (i, &r) in rank.iter().enumerate() {
+                    if r < worst {
+                        prop_assert!(kept.contains(&i));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn hypervolume_hand_case() {
         let hv = hypervolume_2d(&[[0.5, 0.5]], [1.0, 1.0]);
         assert!((hv - 0.25).abs() < 1e-12);

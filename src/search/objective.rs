@@ -36,12 +36,13 @@ pub const SAMPLES: usize = 8;
 /// samples, DAG schedule, at `effort` (`Fast` keeps a candidate in milliseconds). Change the
 /// rules or the layout on the result (`rules`, `layer_threshold`, `depth_split`, …).
 pub fn search_options(budget: usize, effort: Effort) -> api::CompileOptions {
-    let mut o = api::CompileOptions::default();
-    o.budget = Budget::Crossbars(budget);
-    o.samples = SAMPLES;
-    o.schedule = Schedule::Dag;
-    o.effort = effort;
-    o
+    api::CompileOptions {
+        budget: Budget::Crossbars(budget),
+        samples: SAMPLES,
+        schedule: Schedule::Dag,
+        effort,
+        ..Default::default()
+    }
 }
 
 /// The search's evaluator with the compiler's defaults ([`search_options`]) at 8 input bits.

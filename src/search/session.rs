@@ -30,12 +30,13 @@
 
 use super::checkpoint::{self, CacheEntry, Checkpoint, Settings};
 use super::nsga2::{self, Ranking};
+use super::objectives::{Objective, Objectives};
 use super::rng::Rng;
 use super::space::{Genes, Space, SpaceOps};
 use super::{
-    CHECKPOINT, EVOLUTION, EVOLUTION_HEADER, GenerationReport, HwEval, HwObjective, MAX_BUDGET,
-    MAX_POPULATION, Member, Outcome, PARETO, Row, append_rows, check_hw, evolution_for, finite_or_zero,
-    genome_ops, pareto_json,
+    CHECKPOINT, EVOLUTION, GenerationReport, HwEval, HwObjective, MAX_BUDGET, MAX_POPULATION, Member,
+    Outcome, PARETO, Row, append_rows, check_hw, evolution_for, evolution_header, finite_or_zero, genome_ops,
+    pareto_json,
 };
 use crate::error::{Internal, write_atomic};
 use crate::network::{Network, ofa};
@@ -61,6 +62,9 @@ pub struct SessionConfig {
     /// same one): e.g. `external:./eval.py` or `python`. `None` = hardware-only search (one
     /// objective, speed-up; [`Session::ask`] then returns no candidates), recorded as `none`.
     pub accuracy: Option<String>,
+    /// Also minimise the energy per inference ([`Objective::Energy`]): the objectives are
+    /// accuracy (with an accuracy name), speed-up and energy.
+    pub energy: bool,
 }
 
 impl SessionConfig {
@@ -76,6 +80,7 @@ impl SessionConfig {
             generations: 100,
             space: Space::Ofa,
             accuracy: None,
+            energy: false,
         }
     }
 }
@@ -120,6 +125,7 @@ pub struct Session<'h> {
     space: Space,
     generations: usize,
     real_accuracy: bool,
+    objectives: Objectives,
     cp: Checkpoint,
     /// evolution.csv as written so far (header included).
     evolution: Vec<u8>,
@@ -171,6 +177,7 @@ fn settings(config: &SessionConfig, hw: &dyn HwObjective) -> anyhow::Result<Sett
         }
         Some(n) => n.clone(),
     };
+    let objectives = Objectives::new(config.accuracy.is_some(), config.energy);
     Ok(Settings {
         seed: config.seed,
         budget: config.budget,
@@ -181,6 +188,7 @@ fn settings(config: &SessionConfig, hw: &dyn HwObjective) -> anyhow::Result<Sett
         accuracy,
         baseline: hw.baseline_json().to_string(),
         space,
+        objectives: Settings::objectives_field(&objectives),
     })
 }
 
@@ -202,6 +210,7 @@ impl<'h> Session<'h> {
         }
         std::fs::create_dir_all(&out).with_context(|| format!("cannot create --out {}", out.display()))?;
         let rng = Rng::seed(config.seed);
+        let objectives = settings.objectives();
         let cp = Checkpoint {
             format: checkpoint::FORMAT,
             settings,
@@ -220,8 +229,9 @@ impl<'h> Session<'h> {
             space: config.space.clone(),
             generations: config.generations,
             real_accuracy: config.accuracy.is_some(),
+            evolution: evolution_header(&objectives).as_bytes().to_vec(),
+            objectives,
             cp,
-            evolution: EVOLUTION_HEADER.as_bytes().to_vec(),
             cache: BTreeMap::new(),
             rng,
             hw: Box::new(objective),
@@ -287,6 +297,7 @@ impl<'h> Session<'h> {
             space: cp.settings.space(),
             generations,
             real_accuracy: cp.settings.accuracy != "none",
+            objectives: cp.settings.objectives(),
             resumed_after: Some(cp.generation),
             cp,
             evolution,
@@ -339,6 +350,11 @@ impl<'h> Session<'h> {
     /// Whether the search has an accuracy objective (otherwise it is hardware-only).
     pub fn has_accuracy(&self) -> bool {
         self.real_accuracy
+    }
+
+    /// The objectives (accuracy when it has one, speed-up, energy when asked).
+    pub fn objectives(&self) -> &Objectives {
+        &self.objectives
     }
 
     /// The generation the session resumed after, if it was resumed.
@@ -431,6 +447,7 @@ impl<'h> Session<'h> {
         }
         let (input, classes) = (self.cp.settings.input, self.cp.settings.classes);
         let hw = &*self.hw;
+        let energy = self.objectives.has(Objective::Energy);
         let results: Vec<anyhow::Result<HwEval>> = misses
             .par_iter()
             .zip(nets.par_iter())
@@ -462,7 +479,7 @@ impl<'h> Session<'h> {
                         ))
                     })?
                     .with_context(|| format!("hardware evaluation of candidate {id} (genome {g}) failed"))?;
-                check_hw(&e).map_err(|why| {
+                check_hw(&e, energy).map_err(|why| {
                     anyhow::Error::new(Internal(format!(
                         "hardware objective gave {why} for candidate {id} (genome {g})"
                     )))
@@ -543,6 +560,7 @@ impl<'h> Session<'h> {
             bail!(Internal("pending generation vanished".into()));
         };
         self.cp.accuracy_evaluations += p.asked.len() as u64;
+        let energy = self.objectives.has(Objective::Energy);
         let mut fresh = HashSet::with_capacity(p.misses.len());
         for (id, g, e) in p.misses {
             let outcome = Outcome {
@@ -559,6 +577,7 @@ impl<'h> Session<'h> {
                 },
                 crossbars_used: e.crossbars_used,
                 accuracy: given.get(&id).copied(),
+                energy_nj: if energy && e.feasible { e.energy_nj } else { None },
             };
             self.cache.insert(g, outcome);
             fresh.insert(id);
@@ -601,7 +620,7 @@ impl<'h> Session<'h> {
                     cached: cached[i],
                 })
                 .collect();
-            append_rows(&mut self.evolution, &rows)?;
+            append_rows(&mut self.evolution, &rows, energy)?;
             self.cp.population = children;
         } else {
             let n_parents = self.cp.population.len();
@@ -628,7 +647,7 @@ impl<'h> Session<'h> {
                     cached: cached[j - n_parents],
                 })
                 .collect();
-            append_rows(&mut self.evolution, &rows)?;
+            append_rows(&mut self.evolution, &rows, energy)?;
             self.cp.population = keep.iter().map(|&i| all[i].clone()).collect();
         }
         self.cp.generation = generation;
@@ -638,7 +657,7 @@ impl<'h> Session<'h> {
     fn evals(&self, members: &[Member]) -> Vec<nsga2::Evaluation> {
         members
             .iter()
-            .map(|m| m.outcome.evaluation(self.real_accuracy, self.cp.settings.budget))
+            .map(|m| m.outcome.evaluation(&self.objectives, self.cp.settings.budget))
             .collect()
     }
 
@@ -680,7 +699,11 @@ impl<'h> Session<'h> {
         let front = self.pareto();
         let feasible = self.cp.population.iter().filter(|m| m.outcome.feasible);
         let best_speedup = feasible.clone().map(|m| m.outcome.speedup).reduce(f64::max);
-        let best_accuracy = feasible.filter_map(|m| m.outcome.accuracy).reduce(f64::max);
+        let best_accuracy = feasible
+            .clone()
+            .filter_map(|m| m.outcome.accuracy)
+            .reduce(f64::max);
+        let best_energy_nj = feasible.filter_map(|m| m.outcome.energy_nj).reduce(f64::min);
         GenerationReport {
             generation: self.cp.generation,
             generations: self.generations,
@@ -688,6 +711,7 @@ impl<'h> Session<'h> {
             front_size: front.len(),
             best_speedup,
             best_accuracy,
+            best_energy_nj,
             hw_evaluations: self.cp.hw_evaluations,
             cache_hits: self.cp.cache_hits,
         }
@@ -725,8 +749,10 @@ impl<'h> Session<'h> {
             .collect();
         for ((g, _), r) in todo.into_iter().zip(results) {
             if let Some(e) = r? {
-                check_hw(&e).map_err(|why| {
-                    anyhow::Error::new(Internal(format!("hardware objective gave {why} re-mapping the front")))
+                check_hw(&e, false).map_err(|why| {
+                    anyhow::Error::new(Internal(format!(
+                        "hardware objective gave {why} re-mapping the front"
+                    )))
                 })?;
                 self.finals.insert(g, e);
             }
