@@ -9,7 +9,8 @@
 //! `cargo bench --bench search_fidelity` runs 200 subnets (about 30 min of CPU for the
 //! default-effort side); `-- --n N` fewer; `-- --cache FILE` keeps the default-effort figures
 //! in FILE (one line per subnet) and reuses them on the next run. `cargo test --all-targets`
-//! runs it on 2 subnets as a smoke test.
+//! runs it on 2 subnets as a smoke test; `-- --splits 8,16` (or `all`) scores fast effort with
+//! other depth splits than the search's.
 
 use rayon::prelude::*;
 use rnc::api::{self, Target};
@@ -98,7 +99,20 @@ fn main() -> anyhow::Result<()> {
             }
         }
     }
-    let ev = search::search_evaluator(HwConfig::embedded_default(), BUDGET, INPUT, Effort::Fast)?;
+    let mut ev = search::search_evaluator(HwConfig::embedded_default(), BUDGET, INPUT, Effort::Fast)?;
+    if let Some(s) = value("--splits") {
+        // Other fast-effort splits than the search's (`all` = every split), to compare.
+        let splits = if s == "all" {
+            None
+        } else {
+            Some(
+                s.split(',')
+                    .map(|d| d.trim().parse::<usize>())
+                    .collect::<Result<Vec<_>, _>>()?,
+            )
+        };
+        ev = ev.with_fast_splits(splits);
+    }
     let target = Target::default_hardware();
     let opts = search::search_options(BUDGET, Effort::Default);
     let t = Instant::now();
