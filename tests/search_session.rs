@@ -160,7 +160,9 @@ fn ask_tell_matches_run_on_the_real_pipeline() {
             &[("Xbar_Size", "256,256")],
         )
         .unwrap();
-        search::search_evaluator(cfg, 48, 64, Effort::Fast).unwrap()
+        search::search_evaluator(cfg, 48, 64, Effort::Fast)
+            .unwrap()
+            .with_front_remap(false)
     };
     let cli = dir("real-run");
     let c = SearchConfig {

@@ -74,6 +74,10 @@ pub struct SearchArgs {
     /// Depthwise mapping: serial, diagonal or auto (the default, as `rnc compile`).
     #[arg(long, value_enum, value_name = "serial|diagonal|auto")]
     pub depthwise: Option<Depthwise>,
+    /// Keep the search's figures for the final front instead of re-mapping it at default
+    /// effort (pareto.json then has no `*_default` fields; saves seconds per front member).
+    #[arg(long)]
+    pub no_remap: bool,
     /// Also draw the front (pareto.svg, pareto.png) into --out.
     #[arg(long)]
     pub plots: bool,
@@ -228,12 +232,12 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
     let smallest = rnc::network::ofa::build(&rnc::network::ofa::Genome::smallest(), a.input, CLASSES)
         .map_err(|e| anyhow::anyhow!("--input {}: {e}", a.input))?;
     let opts = compile_options(&a)?;
-    let hw = search::search_evaluator_with(a.hw.load()?, a.input, opts).map_err(|e| {
-        match e.downcast::<rnc::Error>() {
+    let hw = search::search_evaluator_with(a.hw.load()?, a.input, opts)
+        .map_err(|e| match e.downcast::<rnc::Error>() {
             Ok(e) => super::compile::flag_error(e),
             Err(e) => e,
-        }
-    })?;
+        })?
+        .with_front_remap(!a.no_remap);
     if !a.resume {
         check_budget(&smallest, &hw, a.budget)?;
     }

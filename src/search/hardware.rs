@@ -18,6 +18,7 @@ pub struct Evaluator {
     budget: usize,
     baseline: Baseline,
     fast_splits: Option<Vec<usize>>,
+    remap_front: bool,
 }
 
 /// Result of [`Evaluator::evaluate`].
@@ -66,6 +67,7 @@ impl Evaluator {
             budget,
             baseline,
             fast_splits: None,
+            remap_front: true,
         })
     }
 
@@ -75,6 +77,18 @@ impl Evaluator {
     pub fn with_fast_splits(mut self, splits: Option<Vec<usize>>) -> Evaluator {
         self.fast_splits = splits;
         self
+    }
+
+    /// Whether the final front is re-mapped at default effort (on by default; off keeps the
+    /// search's figures only, e.g. where seconds per front member matter more).
+    pub fn with_front_remap(mut self, on: bool) -> Evaluator {
+        self.remap_front = on;
+        self
+    }
+
+    /// See [`Evaluator::with_front_remap`].
+    pub fn remaps_front(&self) -> bool {
+        self.remap_front
     }
 
     /// The depth splits fast effort is limited to, if any.

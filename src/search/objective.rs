@@ -92,7 +92,7 @@ impl HwObjective for Evaluator {
     }
 
     fn evaluate_final(&self, net: &Network) -> anyhow::Result<Option<HwEval>> {
-        if self.options().effort != Effort::Fast {
+        if self.options().effort != Effort::Fast || !self.remaps_front() {
             return Ok(None);
         }
         self.evaluate_at(net, Effort::Default).map(Some)
