@@ -623,6 +623,7 @@ impl CompileOptions {
             } else {
                 None
             },
+            fast_fill: true,
         }
     }
 }
@@ -918,7 +919,16 @@ fn best_layout_of(
         }
         let fast: Vec<Option<f64>> = all
             .par_iter()
-            .map(|&l| map_at(l, Effort::Fast).ok().map(|c| c.sim.ideal_latency_ns))
+            .map(|&(m, d)| {
+                // Ranked unfilled (see `map::auto`): the fill would favour large splits.
+                let o = pipeline::CompileOptions {
+                    fast_fill: false,
+                    ..opts.pipeline(target, m, d, Effort::Fast)
+                };
+                pipeline::compile_with(net, tau, &o, &|| poll.stopped())
+                    .ok()
+                    .map(|c| c.sim.ideal_latency_ns)
+            })
             .collect();
         if poll.stopped() {
             return Err(Error::Cancelled);

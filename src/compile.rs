@@ -40,6 +40,11 @@ pub struct CompileOptions {
     /// effort sets (None). Left out of JSON when None, so older search checkpoints still match.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refine_moves: Option<usize>,
+    /// Fast effort also turns each mapping's spare area into copies (`map::fill_spare`). On by
+    /// default; off where fast effort only ranks layouts for a longer run (the unfilled
+    /// mappings rank them better). Not serialized: it changes no default-effort result.
+    #[serde(skip)]
+    pub fast_fill: bool,
 }
 
 impl Default for CompileOptions {
@@ -55,6 +60,7 @@ impl Default for CompileOptions {
             effort: Effort::Default,
             min_efficiency: 0.0,
             refine_moves: None,
+            fast_fill: true,
         }
     }
 }
@@ -196,6 +202,7 @@ pub fn compile_partition(
         effort: opts.effort,
         min_efficiency: opts.min_efficiency,
         refine_moves: opts.refine_moves,
+        fast_fill: opts.fast_fill,
         cancel,
     };
     let mapper: &dyn Mapper = match opts.duplicate {

@@ -112,7 +112,7 @@ impl Srch {
     /// records it (None: hardware-only); `space_json`: `[[name, [choices…]], …]` or None for
     /// the OFA space; `energy`: also minimise the energy per inference.
     #[staticmethod]
-    #[pyo3(signature = (out, budget, population, generations, seed, input, effort_name, hw, accuracy, space_json=None, energy=false))]
+    #[pyo3(signature = (out, budget, population, generations, seed, input, effort_name, hw, accuracy, space_json=None, energy=false, remap=true))]
     #[allow(clippy::too_many_arguments)]
     fn create(
         py: Python<'_>,
@@ -127,6 +127,7 @@ impl Srch {
         accuracy: Option<String>,
         space_json: Option<&str>,
         energy: bool,
+        remap: bool,
     ) -> PyResult<Srch> {
         let space = match space_json {
             Some(j) => custom_space(py, j)?,
@@ -147,7 +148,7 @@ impl Srch {
         let hwc = hw.inner.clone();
         let session = py
             .detach(|| {
-                let objective = search_evaluator(hwc, budget, input, eff)?;
+                let objective = search_evaluator(hwc, budget, input, eff)?.with_front_remap(remap);
                 Session::new(&config, &out, objective)
             })
             .map_err(|e| search_error(py, e))?;
@@ -159,6 +160,7 @@ impl Srch {
     /// Continues the search in `out` from its checkpoint (budget and input as recorded there,
     /// which the caller reads from checkpoint.json).
     #[staticmethod]
+    #[pyo3(signature = (out, budget, input, effort_name, hw, remap=true))]
     fn resume(
         py: Python<'_>,
         out: PathBuf,
@@ -166,12 +168,13 @@ impl Srch {
         input: usize,
         effort_name: &str,
         hw: &Hw,
+        remap: bool,
     ) -> PyResult<Srch> {
         let eff = effort(py, effort_name)?;
         let hwc = hw.inner.clone();
         let session = py
             .detach(|| {
-                let objective = search_evaluator(hwc, budget, input, eff)?;
+                let objective = search_evaluator(hwc, budget, input, eff)?.with_front_remap(remap);
                 Session::resume(&out, objective)
             })
             .map_err(|e| search_error(py, e))?;

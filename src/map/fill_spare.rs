@@ -54,12 +54,15 @@ pub fn fill_spare(
         else {
             break;
         };
-        let mut trial = bins.clone();
+        // Only the crossbars this copy's tiles land on are copied (cloning all of them per
+        // try was most of the cost); a failed try leaves `bins` as it was.
+        let mut touched: Vec<(usize, pack::Bin)> = Vec::new();
         let mut spots = Vec::new();
         let ok = part.layers[i].tiles.iter().all(|t| {
             let it = Item::new(copies[i] as usize, t, 0.0);
             let mut choice: pack::strategies::Choice<(usize, usize, usize)> = None;
-            for (b, bin) in trial.iter().enumerate() {
+            for (b, orig) in bins.iter().enumerate() {
+                let bin = touched.iter().find(|(k, _)| *k == b).map_or(orig, |(_, t)| t);
                 if bin.admits(&it, rules)
                     && let Some((s, l, x, y)) = bin.best_fit(&it, rules)
                     && choice.is_none_or(|(q, ..)| (s, l, b) < q)
@@ -70,7 +73,14 @@ pub fn fill_spare(
             let Some((_, b, x, y)) = choice else {
                 return false;
             };
-            trial[b].place(&it, x, y);
+            match touched.iter_mut().find(|(k, _)| *k == b) {
+                Some((_, t)) => t.place(&it, x, y),
+                None => {
+                    let mut t = bins[b].clone();
+                    t.place(&it, x, y);
+                    touched.push((b, t));
+                }
+            }
             spots.push(pack::Placement {
                 crossbar: b as u32,
                 x,
@@ -79,7 +89,9 @@ pub fn fill_spare(
             true
         });
         if ok {
-            bins = trial;
+            for (b, t) in touched {
+                bins[b] = t;
+            }
             at[i].push(spots);
             copies[i] += 1;
         } else {

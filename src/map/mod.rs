@@ -248,6 +248,8 @@ pub struct MapTask<'a> {
     pub min_efficiency: f64,
     /// Local-search moves per start instead of the effort's count.
     pub refine_moves: Option<usize>,
+    /// At fast effort, also fill each candidate's spare area with copies.
+    pub fast_fill: bool,
     /// Checked between candidates and moves; a cancelled run stops early.
     pub cancel: Cancel<'a>,
 }
@@ -274,6 +276,7 @@ impl<'a> MapTask<'a> {
             effort: Effort::Default,
             min_efficiency: 0.0,
             refine_moves: None,
+            fast_fill: true,
             cancel: NEVER,
         }
     }
