@@ -48,6 +48,7 @@ fn opts(budget: usize, effort: Effort, d: usize) -> CompileOptions {
         find_solution: false,
         min_efficiency: 0.0,
         refine_moves: None,
+        fast_fill: true,
     }
 }
 

@@ -56,6 +56,7 @@ fn main() {
         effort: Effort::Fast,
         min_efficiency: 0.0,
         refine_moves: None,
+        fast_fill: true,
         find_solution: false,
     };
     let c = compile(&net, &tau, &o).expect("compile");

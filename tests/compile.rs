@@ -227,6 +227,7 @@ proptest! {
             effort: Effort::Fast,
             min_efficiency: 0.0,
             refine_moves: None,
+            fast_fill: true,
         };
         let c = compile(&net, &tau, &o).unwrap();
         prop_assert!(verify(&c.items, &c.packing, &rules).is_ok(), "{:?}", verify(&c.items, &c.packing, &rules));
