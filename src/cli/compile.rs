@@ -1,6 +1,6 @@
 use super::{HwArgs, InputArgs, ModelArgs, PartitionArgs};
 use clap::{Args, ValueEnum};
-use rnc::api::RulePreset;
+
 use rnc::duplicate::DuplicateMode;
 use rnc::error::write_atomic;
 use rnc::network::Schedule;
@@ -39,27 +39,8 @@ pub struct CompileArgs {
     /// Open crossbars beyond the budget to find the least number needed.
     #[arg(long)]
     pub find_solution: bool,
-    /// Contention rules: physical (what the hardware requires: layers share crossbars freely,
-    /// one layer's tiles only on a block diagonal), exclusive (one layer per crossbar) or
-    /// reference (the paper's: layer threshold 1, max load 6). The three flags below override.
-    #[arg(long, value_enum, default_value_t = RulePreset::Physical)]
-    pub rules: RulePreset,
-    /// A crossbar never holds layers whose indices differ by ≤ this (negative = off; default:
-    /// the preset's).
-    #[arg(long, allow_negative_numbers = true, value_name = "T")]
-    pub layer_threshold: Option<i64>,
-    /// At most this many tiles per crossbar (0 = off; default: the preset's).
-    #[arg(long, value_name = "N")]
-    pub max_load: Option<usize>,
-    /// With `--layer-threshold -1`: tiles of one layer share a crossbar only on disjoint rows
-    /// and columns (a block diagonal), so one activation drives them together, as the simulator
-    /// assumes (without it, copies side by side on one crossbar would in truth take turns)
-    #[arg(long)]
-    pub same_layer_diagonal: bool,
-    /// With a negative --layer-threshold: let one layer's tiles share a crossbar anywhere
-    /// (not physical: they would take turns; for comparison with older results).
-    #[arg(long, conflicts_with = "same_layer_diagonal")]
-    pub no_same_layer_diagonal: bool,
+    #[command(flatten)]
+    pub rules: super::RulesArgs,
     /// Seed of every random choice.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -163,16 +144,7 @@ fn options(a: &CompileArgs) -> anyhow::Result<CompileOptions> {
     o.depthwise = a.partition.depthwise.unwrap_or_default();
     o.duplicate = a.duplicate;
     o.packer = a.packer;
-    o.rules = a.rules;
-    o.layer_threshold = a.layer_threshold;
-    o.max_load = a.max_load;
-    o.same_layer_diagonal = if a.same_layer_diagonal {
-        Some(true)
-    } else if a.no_same_layer_diagonal {
-        Some(false)
-    } else {
-        None
-    };
+    a.rules.apply(&mut o);
     o.seed = a.seed;
     o.samples = a.samples;
     o.schedule = a.schedule;

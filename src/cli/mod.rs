@@ -249,3 +249,46 @@ impl HwArgs {
         Ok(hw)
     }
 }
+
+/// The contention rules as `rnc compile` and `rnc search` take them: a preset and the flags
+/// that override it.
+#[derive(Args, Debug, Clone)]
+pub struct RulesArgs {
+    /// Contention rules: physical (what the hardware requires: layers share crossbars freely,
+    /// one layer's tiles only on a block diagonal), exclusive (one layer per crossbar) or
+    /// reference (the paper's: layer threshold 1, max load 6). The three flags below override; every output records the preset and the rules in force.
+    #[arg(long, value_enum, default_value_t = rnc::api::RulePreset::Physical)]
+    pub rules: rnc::api::RulePreset,
+    /// A crossbar never holds layers whose indices differ by ≤ this (negative = off; default:
+    /// the preset's).
+    #[arg(long, allow_negative_numbers = true, value_name = "T")]
+    pub layer_threshold: Option<i64>,
+    /// At most this many tiles per crossbar (0 = off; default: the preset's).
+    #[arg(long, value_name = "N")]
+    pub max_load: Option<usize>,
+    /// With `--layer-threshold -1`: tiles of one layer share a crossbar only on disjoint rows
+    /// and columns (a block diagonal), so one activation drives them together, as the simulator
+    /// assumes (without it, copies side by side on one crossbar would in truth take turns)
+    #[arg(long)]
+    pub same_layer_diagonal: bool,
+    /// With a negative --layer-threshold: let one layer's tiles share a crossbar anywhere
+    /// (not physical: they would take turns; for comparison with older results).
+    #[arg(long, conflicts_with = "same_layer_diagonal")]
+    pub no_same_layer_diagonal: bool,
+}
+
+impl RulesArgs {
+    /// Sets the rule fields of `o` (the rest is left as it is).
+    pub fn apply(&self, o: &mut rnc::CompileOptions) {
+        o.rules = self.rules;
+        o.layer_threshold = self.layer_threshold;
+        o.max_load = self.max_load;
+        o.same_layer_diagonal = if self.same_layer_diagonal {
+            Some(true)
+        } else if self.no_same_layer_diagonal {
+            Some(false)
+        } else {
+            None
+        };
+    }
+}

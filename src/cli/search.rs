@@ -2,7 +2,7 @@ use super::HwArgs;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use rnc::accuracy::{AccuracySource, ExternalEvaluator, NoAccuracy};
-use rnc::api::{Depthwise, RulePreset};
+use rnc::api::Depthwise;
 use rnc::compile::Effort;
 use rnc::search::{self, GenerationReport, HwObjective, Objective, Objectives, Progress, SearchConfig};
 use rnc::{CompileOptions, DepthSplit};
@@ -47,26 +47,8 @@ pub struct SearchArgs {
     /// Compiler effort per candidate (fast: about 0.1 s of one core each for mbv3-sized subnets).
     #[arg(long, value_enum, default_value_t = Effort::Fast)]
     pub effort: Effort,
-    /// Contention rules the candidates are mapped under, as `rnc compile --rules`: physical
-    /// (the default), exclusive or reference (the paper's: layer threshold 1, max load 6; with
-    /// `--depthwise serial --depth-split 1` this is the paper's search). Recorded in the
-    /// checkpoint; the three flags below override.
-    #[arg(long, value_enum, default_value_t = RulePreset::Physical)]
-    pub rules: RulePreset,
-    /// A crossbar never holds layers whose indices differ by ≤ this (negative = off; default:
-    /// the preset's).
-    #[arg(long, allow_negative_numbers = true, value_name = "T")]
-    pub layer_threshold: Option<i64>,
-    /// At most this many tiles per crossbar (0 = off; default: the preset's).
-    #[arg(long, value_name = "N")]
-    pub max_load: Option<usize>,
-    /// With a negative --layer-threshold: one layer's tiles share a crossbar only on a block
-    /// diagonal (the physical preset's default).
-    #[arg(long)]
-    pub same_layer_diagonal: bool,
-    /// With a negative --layer-threshold: let one layer's tiles share a crossbar anywhere.
-    #[arg(long, conflicts_with = "same_layer_diagonal")]
-    pub no_same_layer_diagonal: bool,
+    #[command(flatten)]
+    pub rules: super::RulesArgs,
     /// Depthwise split factor D of every candidate, or auto (the default: chosen per
     /// candidate among 1, 2, 4, 8, 16, 32, as `rnc compile`).
     #[arg(long, value_name = "D|auto")]
@@ -359,16 +341,7 @@ fn effort_name(e: Effort) -> &'static str {
 /// The compile options candidates are mapped with: `rnc compile`'s defaults and flags.
 fn compile_options(a: &SearchArgs) -> anyhow::Result<CompileOptions> {
     let mut o = search::search_options(a.budget, a.effort);
-    o.rules = a.rules;
-    o.layer_threshold = a.layer_threshold;
-    o.max_load = a.max_load;
-    o.same_layer_diagonal = if a.same_layer_diagonal {
-        Some(true)
-    } else if a.no_same_layer_diagonal {
-        Some(false)
-    } else {
-        None
-    };
+    a.rules.apply(&mut o);
     o.depthwise = a.depthwise.unwrap_or_default();
     o.depth_split = match a.depth_split.as_deref().map(str::trim) {
         None => DepthSplit::Auto,
