@@ -908,8 +908,13 @@ fn best_layout_of(
         progress,
         format!("mapping at {} effort", effort_name(opts.effort)),
     );
-    let map_at = |(m, d): (DepthwiseMapping, usize), effort: Effort| {
-        pipeline::compile_with(net, tau, &opts.pipeline(target, m, d, effort), &|| poll.stopped())
+    // `fill`: fast effort's spare-area fill (see `map::auto`); the layout ranking goes without.
+    let map_at = |(m, d): (DepthwiseMapping, usize), effort: Effort, fill: bool| {
+        let o = pipeline::CompileOptions {
+            fast_fill: fill,
+            ..opts.pipeline(target, m, d, effort)
+        };
+        pipeline::compile_with(net, tau, &o, &|| poll.stopped())
     };
     let finalists: Vec<(DepthwiseMapping, usize)> = if all.len() == 1 || opts.effort == Effort::Fast {
         all.clone()
@@ -919,13 +924,8 @@ fn best_layout_of(
         }
         let fast: Vec<Option<f64>> = all
             .par_iter()
-            .map(|&(m, d)| {
-                // Ranked unfilled (see `map::auto`): the fill would favour large splits.
-                let o = pipeline::CompileOptions {
-                    fast_fill: false,
-                    ..opts.pipeline(target, m, d, Effort::Fast)
-                };
-                pipeline::compile_with(net, tau, &o, &|| poll.stopped())
+            .map(|&l| {
+                map_at(l, Effort::Fast, false)
                     .ok()
                     .map(|c| c.sim.ideal_latency_ns)
             })
@@ -958,8 +958,10 @@ fn best_layout_of(
         return Err(Error::Cancelled);
     }
     // Collected in layout order, so the thread count never changes the choice.
-    let results: Vec<anyhow::Result<Compiled>> =
-        finalists.par_iter().map(|&l| map_at(l, opts.effort)).collect();
+    let results: Vec<anyhow::Result<Compiled>> = finalists
+        .par_iter()
+        .map(|&l| map_at(l, opts.effort, true))
+        .collect();
     if poll.stopped() {
         return Err(Error::Cancelled);
     }
